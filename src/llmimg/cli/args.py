@@ -1,0 +1,48 @@
+"""Command-line flags built from the typed config dataclasses, with each field's comment as its help."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+import types
+import typing
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """The trailing `# comment` of each `name: type = default` line of a dataclass's source."""
+    comments = {}
+    for line in inspect.getsource(cls).splitlines():
+        match = re.match(r"\s+(\w+):.*?#\s*(.+)$", line)
+        if match:
+            comments[match.group(1)] = match.group(2).strip()
+    return comments
+
+
+def _base_type(annotation) -> type:
+    """`int | None` -> int; `str` -> str."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        return next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation
+
+
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
+    """One kebab-case flag per field; booleans as --flag/--no-flag; defaults from the dataclass."""
+    comments = _field_comments(cls)
+    hints = typing.get_type_hints(cls)
+    for field in dataclasses.fields(cls):
+        if field.name in skip:
+            continue
+        flag = "--" + field.name.replace("_", "-")
+        kind = _base_type(hints[field.name])
+        help_text = comments.get(field.name, "")
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind, default=field.default, help=f"{help_text} (default: %(default)s)")
+
+
+def dataclass_from_args(cls: type, args: argparse.Namespace, **overrides):
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
+    return cls(**{**values, **overrides})

@@ -1,0 +1,67 @@
+"""llmimg generate "a large red circle" "a small blue square above a large yellow triangle" --n 4 --out outputs
+
+Generate images: one PNG per image (prompt, seed and model in its metadata) and a captioned grid.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from llmimg.cli.args import add_dataclass_arguments
+
+
+def add_parser(commands) -> None:
+    from llmimg.pipeline.generate import GenerationRequest
+
+    parser = commands.add_parser("generate", help="generate images from prompts", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("prompts", nargs="*", metavar="PROMPT", help="descriptions of the images to draw")
+    parser.add_argument("--from-file", type=Path, help="a text file with one prompt per line")
+    add_dataclass_arguments(parser, GenerationRequest, skip=("prompts",))
+    parser.set_defaults(n=4)
+    add_model_arguments(parser)
+    parser.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the PNGs (default: outputs)")
+    parser.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True, help="also write grid.png")
+    parser.set_defaults(run=run)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None, help="a .safetensors model or a bundled name (default: shapes)")
+    parser.add_argument("--text-encoder", default=None, help="a local Hugging Face encoder folder (default: MiniLM)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+
+
+def read_prompts(args: argparse.Namespace) -> list[str]:
+    prompts = list(args.prompts)
+    if args.from_file is not None:
+        if not args.from_file.is_file():
+            raise ValueError(f"prompt file not found: {args.from_file}")
+        lines = args.from_file.read_text(encoding="utf-8").splitlines()
+        prompts += [line.strip() for line in lines if line.strip()]
+    if not prompts:
+        raise ValueError("no prompt given: pass PROMPT arguments or --from-file")
+    return prompts
+
+
+def run(args: argparse.Namespace) -> None:
+    from llmimg.pipeline.generate import GenerationRequest, Pipeline
+    from llmimg.pipeline.grid import save_grid
+    from llmimg.pipeline.png import file_stem, image_metadata, save_png
+
+    # 1. validate everything before loading or writing anything
+    request = GenerationRequest(read_prompts(args), n=args.n, seed=args.seed, batch_size=args.batch_size)
+    pipe = Pipeline.load(args.model, args.text_encoder, args.device)
+    # 2. draw all images in memory; a failure here leaves the output folder untouched
+    images = pipe.generate(request)
+    prompts, seeds = request.expanded
+    settings = {"n": request.n, "batch_size": request.batch_size, "resolution": pipe.config.resolution,
+                "family": pipe.config.family, "text_encoder": pipe.text_encoder.name}
+    # 3. write each file atomically
+    args.out.mkdir(parents=True, exist_ok=True)
+    for index, (image, prompt, seed) in enumerate(zip(images, prompts, seeds)):
+        metadata = image_metadata(prompt, seed, pipe.model.name, pipe.model.sha256, settings)
+        save_png(image, metadata, args.out / f"{file_stem(index, prompt, seed)}.png")
+    if args.grid:
+        save_grid(images, request.prompts, request.n, args.out / "grid.png")
+    print(f"wrote {len(images)} images to {args.out}/" + (f" (overview: {args.out / 'grid.png'})" if args.grid else ""))

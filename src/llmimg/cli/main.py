@@ -1,0 +1,52 @@
+"""llmimg: text to image in one forward pass.
+
+    llmimg generate "a large red circle" --n 4
+    llmimg train --data shapes --out runs/shapes64
+    llmimg eval --data shapes --n 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from llmimg import __version__
+from llmimg.cli import evaluate, generate, train
+
+COMMANDS = (train, generate, evaluate)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="llmimg", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"llmimg {__version__}")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.add_parser(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    from llmimg.pipeline.export import ModelFileError
+
+    try:
+        args.run(args)
+    except (ValueError, ModelFileError, FileNotFoundError) as error:
+        if args.verbose:
+            raise
+        print(f"llmimg {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

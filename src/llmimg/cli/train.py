@@ -1,0 +1,30 @@
+"""llmimg train --data shapes --out runs/shapes64 --steps 10000 --bf16
+
+Train a text-conditional generator. Writes metrics.jsonl, sample grids, a resumable checkpoint.pt and the
+inference model model.safetensors into --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args
+from llmimg.training.config import TrainConfig
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("train", help="train a model", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataclass_arguments(parser, TrainConfig)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> None:
+    from llmimg.training.trainer import train
+
+    config = dataclass_from_args(TrainConfig, args)
+    if config.steps < 1 or config.batch_size < 1:
+        raise ValueError("--steps and --batch-size must be at least 1")
+    path = train(config)
+    if path is not None:
+        print(f"model written to {path}")

@@ -1,0 +1,135 @@
+"""Captioned image datasets for training: the built-in `shapes`, and folders of your own images.
+
+Every dataset yields (image (3, R, R) float in [-1, 1], caption). Folder datasets resize and centre-crop to R;
+an unreadable image yields None, which `collate` drops and counts, so one bad file never stops training.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
+from torchvision.transforms import v2 as transforms
+
+from llmimg.data import shapes
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+DEFAULT_TEMPLATE = "a photo of a {class}"
+BUILTIN = ("shapes",)
+
+
+def to_tensor(image: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) uint8 -> (3, H, W) float in [-1, 1]."""
+    return torch.from_numpy(image).permute(2, 0, 1).float().div(127.5).sub(1.0)
+
+
+class ShapesDataset(Dataset):
+    """`length` scenes of a shapes split, each drawn on demand from its own seed (random access, no storage)."""
+
+    def __init__(self, split: str = "train", length: int = 100_000, seed: int = 0, resolution: int = 64):
+        self.split, self.length, self.seed, self.resolution = split, length, seed, resolution
+        shapes.scene_at(split, 0, seed)  # fails early on an unknown split
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
+        scene = shapes.scene_at(self.split, index, self.seed)
+        image = to_tensor(shapes.render(scene))
+        if self.resolution != shapes.CANVAS:  # contract: other resolutions are resized from 64
+            image = transforms.functional.resize(image[None], [self.resolution] * 2,
+                                                 interpolation=transforms.InterpolationMode.NEAREST_EXACT)[0]
+        return image, scene.caption
+
+
+class CaptionedFolder(Dataset):
+    """A list of (image path, caption) pairs read from disk, resized and centre-cropped to `resolution`."""
+
+    def __init__(self, items: list[tuple[Path, str]], resolution: int, source: str):
+        if not items:
+            raise ValueError(f"no images found in {source}")
+        self.items = items
+        self.transform = transforms.Compose([
+            transforms.ToImage(),
+            transforms.Resize(resolution, antialias=True),
+            transforms.CenterCrop(resolution),
+            transforms.ToDtype(torch.float32, scale=True),
+            transforms.Normalize([0.5] * 3, [0.5] * 3),
+        ])
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str] | None:
+        path, caption = self.items[index]
+        try:
+            with Image.open(path) as image:
+                return self.transform(_rgb_on_white(image)), caption
+        except (OSError, UnidentifiedImageError, ValueError) as error:
+            log.warning("skipping unreadable image %s (%s)", path, error)
+            return None
+
+
+def _rgb_on_white(image: Image.Image) -> Image.Image:
+    """Composite transparency on white, so RGBA icons keep their look."""
+    image.load()
+    if image.mode in ("RGBA", "LA", "P"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def image_folder(root: Path, resolution: int, template: str = DEFAULT_TEMPLATE) -> CaptionedFolder:
+    """torchvision ImageFolder layout: root/<class>/<image>; captions from the class name through `template`."""
+    items = []
+    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
+        name = class_dir.name.replace("_", " ").replace("-", " ")
+        items += [(path, template.format(**{"class": name})) for path in sorted(class_dir.rglob("*"))
+                  if path.suffix.lower() in IMAGE_SUFFIXES]
+    return CaptionedFolder(items, resolution, str(root))
+
+
+def metadata_folder(root: Path, resolution: int) -> CaptionedFolder:
+    """Hugging Face imagefolder layout: root/metadata.jsonl with one {"file_name", "text"} object per line."""
+    items = []
+    with open(root / "metadata.jsonl", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                items.append((root / record["file_name"], str(record["text"])))
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise ValueError(f"{root / 'metadata.jsonl'} line {number}: expected "
+                                 '{"file_name": ..., "text": ...}') from None
+    return CaptionedFolder(items, resolution, str(root))
+
+
+def build_dataset(name: str, resolution: int = 64, split: str = "train", length: int = 100_000, seed: int = 0,
+                  template: str = DEFAULT_TEMPLATE) -> Dataset:
+    """A built-in dataset by name (`shapes`) or a folder path (metadata.jsonl, else class subfolders)."""
+    if name == "shapes":
+        return ShapesDataset(split, length, seed, resolution)
+    root = Path(name)
+    if not root.is_dir():
+        raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN)} or a folder of images")
+    if (root / "metadata.jsonl").is_file():
+        return metadata_folder(root, resolution)
+    return image_folder(root, resolution, template)
+
+
+def collate(batch: list) -> tuple[torch.Tensor, list[str], int]:
+    """Stack (image, caption) pairs, dropping unreadable items: (images (B, 3, R, R), captions, skipped)."""
+    kept = [item for item in batch if item is not None]
+    if not kept:
+        return torch.zeros(0), [], len(batch)
+    images, captions = zip(*kept)
+    return torch.stack(images), list(captions), len(batch) - len(kept)

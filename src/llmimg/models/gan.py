@@ -1,0 +1,122 @@
+"""The text-conditional GAN: a DF-GAN-style generator with word attention, and its discriminator.
+
+Pure modules: tensors in, tensors out. Losses live in llmimg.training.losses.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from llmimg.models.config import ModelConfig
+from llmimg.models.layers import Affine, TextProjection, WordAttention
+
+
+def _leaky(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+class GeneratorBlock(nn.Module):
+    """Upsample x2, two fused convolutions (DF-GAN's UPBlock), then optional word attention; residual."""
+
+    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, attention_heads: int | None):
+        super().__init__()
+        self.fuse1 = Affine(cond_dim, in_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        self.fuse2 = Affine(cond_dim, out_channels)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1) if in_channels != out_channels else nn.Identity()
+        self.attention = WordAttention(out_channels, cond_dim, attention_heads) if attention_heads else None
+
+    def forward(self, x, cond, tokens, mask):
+        # x: (B, C_in, H, W) -> (B, C_out, 2H, 2W)
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        h = self.conv1(_leaky(self.fuse1(x, cond)))
+        h = self.conv2(_leaky(self.fuse2(h, cond)))
+        h = self.shortcut(x) + h
+        return self.attention(h, tokens, mask) if self.attention is not None else h
+
+
+class Generator(nn.Module):
+    """noise (B, noise_dim) + text -> images (B, 3, R, R) in [-1, 1], in one forward pass."""
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        cond_dim = config.cond_dim
+        self.text = TextProjection(config.text_dim, cond_dim)
+        self.stem = nn.Linear(config.noise_dim + cond_dim, config.channels_at(4) * 16)
+        # the condition of every affine fusion is [noise, sentence], as in DF-GAN's NetG
+        self.cond = nn.Linear(config.noise_dim + cond_dim, cond_dim)
+        self.blocks = nn.ModuleList(
+            GeneratorBlock(config.channels_at(side // 2), config.channels_at(side), cond_dim,
+                           config.attention_heads if side in config.attention_resolutions else None)
+            for side in config.sides[1:]
+        )
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(config.channels, 3, 3, padding=1), nn.Tanh())
+
+    def forward(self, noise, tokens, mask, pooled):
+        # noise: (B, noise_dim), tokens: (B, T, text_dim), mask: (B, T) bool, pooled: (B, text_dim)
+        words, sentence = self.text(tokens, pooled)
+        cond_in = torch.cat([noise, sentence], dim=1)
+        cond = _leaky(self.cond(cond_in))
+        x = self.stem(cond_in).view(noise.shape[0], -1, 4, 4)
+        for block in self.blocks:
+            x = block(x, cond, words, mask)
+        return self.to_rgb(x)  # (B, 3, R, R)
+
+
+class DiscriminatorBlock(nn.Module):
+    """Residual downsampling block (DF-GAN's D_Block): strided 4x4 conv, 3x3 conv; pooled 1x1 shortcut."""
+
+    def __init__(self, in_channels: int, out_channels: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 4, stride=2, padding=1)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, 3, padding=1)
+        self.shortcut = nn.Conv2d(in_channels, out_channels, 1)
+
+    def forward(self, x):
+        # x: (B, C_in, H, W) -> (B, C_out, H/2, W/2)
+        h = self.conv2(_leaky(self.conv1(_leaky(x))))
+        return self.shortcut(F.avg_pool2d(x, 2)) + h
+
+
+class Discriminator(nn.Module):
+    """Image trunk (unconditional, shared by matched and mismatched captions) plus a text-conditional head.
+
+    The head lets each 8x8 location attend to the word tokens before the last downsampling, so wrong colour-shape
+    bindings are visible to it, then joins the pooled sentence at 4x4 (DF-GAN's NetC) for one logit per image.
+    """
+
+    def __init__(self, config: ModelConfig):
+        super().__init__()
+        self.config = config
+        cond_dim = config.cond_dim
+        self.text = TextProjection(config.text_dim, cond_dim)
+        self.from_rgb = nn.Conv2d(3, config.channels, 3, padding=1)
+        trunk_sides = [side for side in reversed(config.sides) if side > 8]  # R, R/2, ..., 16
+        self.trunk = nn.Sequential(*(
+            DiscriminatorBlock(config.channels_at(side), config.channels_at(side // 2)) for side in trunk_sides
+        ))
+        self.word_attention = WordAttention(config.channels_at(8), cond_dim, config.attention_heads)
+        self.last = DiscriminatorBlock(config.channels_at(8), config.channels_at(4))
+        self.joint = nn.Sequential(
+            nn.Conv2d(config.channels_at(4) + cond_dim, 2 * config.channels_at(4), 3, padding=1),
+            nn.LeakyReLU(0.2),
+            nn.Conv2d(2 * config.channels_at(4), 1, 4),
+        )
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        # images: (B, 3, R, R) in [-1, 1] -> (B, C8, 8, 8)
+        return self.trunk(self.from_rgb(images))
+
+    def logits(self, features, tokens, mask, pooled) -> torch.Tensor:
+        # features: (B, C8, 8, 8) + text -> (B,) real-and-matching logits
+        words, sentence = self.text(tokens, pooled)
+        h = self.last(self.word_attention(features, words, mask))  # (B, C4, 4, 4)
+        h = torch.cat([h, sentence[:, :, None, None].expand(-1, -1, 4, 4)], dim=1)
+        return self.joint(_leaky(h)).flatten()
+
+    def forward(self, images, tokens, mask, pooled) -> torch.Tensor:
+        return self.logits(self.features(images), tokens, mask, pooled)

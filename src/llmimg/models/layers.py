@@ -1,0 +1,67 @@
+"""Text-conditioning building blocks shared by the generator families and the discriminator."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class TextProjection(nn.Module):
+    """Encoder hidden states to the networks' text features, for tokens and for the pooled sentence."""
+
+    def __init__(self, text_dim: int, cond_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(text_dim)
+        self.tokens = nn.Linear(text_dim, cond_dim)
+        self.sentence = nn.Linear(text_dim, cond_dim)
+
+    def forward(self, tokens: torch.Tensor, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # tokens: (B, T, text_dim), pooled: (B, text_dim) -> (B, T, cond_dim), (B, cond_dim)
+        return self.tokens(self.norm(tokens)), self.sentence(self.norm(pooled))
+
+
+class Affine(nn.Module):
+    """Channel-wise scale and shift predicted from the condition (DF-GAN's deep text-image fusion, sec. 3.3)."""
+
+    def __init__(self, cond_dim: int, channels: int):
+        super().__init__()
+        self.scale = nn.Sequential(nn.Linear(cond_dim, channels), nn.ReLU(), nn.Linear(channels, channels))
+        self.shift = nn.Sequential(nn.Linear(cond_dim, channels), nn.ReLU(), nn.Linear(channels, channels))
+        # start as the identity: scale 1, shift 0 (as DF-GAN initialises its affine layers)
+        for head, bias in ((self.scale, 1.0), (self.shift, 0.0)):
+            nn.init.zeros_(head[-1].weight)
+            nn.init.constant_(head[-1].bias, bias)
+
+    def forward(self, x: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        # x: (B, C, H, W), cond: (B, cond_dim)
+        return self.scale(cond)[:, :, None, None] * x + self.shift(cond)[:, :, None, None]
+
+
+class WordAttention(nn.Module):
+    """Each pixel attends to the prompt's word tokens and adds what it reads (AttnGAN-style word attention).
+
+    This is what lets two-object captions bind colour to shape: a location can read "red" and "circle" from the
+    first phrase while another reads the second, which one pooled sentence vector cannot express.
+    """
+
+    def __init__(self, channels: int, cond_dim: int, heads: int):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.GroupNorm(1, channels)
+        self.query = nn.Conv2d(channels, cond_dim, 1)
+        self.key_value = nn.Linear(cond_dim, 2 * cond_dim)
+        self.out = nn.Conv2d(cond_dim, channels, 1)
+        nn.init.zeros_(self.out.weight)  # a residual branch that starts switched off
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # x: (B, C, H, W), tokens: (B, T, cond_dim), mask: (B, T) bool -> (B, C, H, W)
+        batch, _, height, width = x.shape
+        query = self.query(self.norm(x)).flatten(2).transpose(1, 2)  # (B, HW, cond_dim)
+        key, value = self.key_value(tokens).chunk(2, dim=-1)  # (B, T, cond_dim) each
+        split = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # noqa: E731 -> (B, heads, L, d)
+        attended = F.scaled_dot_product_attention(split(query), split(key), split(value),
+                                                  attn_mask=mask[:, None, None, :])
+        attended = attended.transpose(1, 2).flatten(2).transpose(1, 2)  # (B, cond_dim, HW)
+        return x + self.out(attended.reshape(batch, -1, height, width))

@@ -1,0 +1,57 @@
+"""One registry of generator families and named presets, so no other module branches on the family.
+
+A family names the module that turns (noise, text) into images and the critic that trains it; a preset is a
+ModelConfig with a name (`gan-64`). Everything downstream — training, generation, export, eval — asks the registry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Callable
+
+from torch import nn
+
+from llmimg.models.config import ModelConfig
+from llmimg.models.gan import Discriminator, Generator
+
+
+@dataclass(frozen=True)
+class Family:
+    """How to build one generator family: the sampling network (exported) and its training partner."""
+
+    generator: Callable[[ModelConfig], nn.Module]  # (noise, tokens, mask, pooled) -> images in [-1, 1]
+    critic: Callable[[ModelConfig], nn.Module]  # the discriminator (GAN) or the encoder q(z | x, text) (VAE)
+
+
+FAMILIES: dict[str, Family] = {
+    "gan": Family(generator=Generator, critic=Discriminator),
+}
+
+PRESETS: dict[str, ModelConfig] = {
+    "gan-32": ModelConfig(family="gan", resolution=32, channels=32),
+    "gan-64": ModelConfig(family="gan", resolution=64, channels=16),
+    "gan-128": ModelConfig(family="gan", resolution=128, channels=8, attention_resolutions=(8, 16)),
+    "gan-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16,
+                            noise_dim=8, attention_heads=2),  # for tests
+}
+
+
+def family(name: str) -> Family:
+    if name not in FAMILIES:
+        raise ValueError(f"unknown model family {name!r}; choose one of {', '.join(sorted(FAMILIES))}")
+    return FAMILIES[name]
+
+
+def preset(name: str, **overrides) -> ModelConfig:
+    """A named ModelConfig, with any fields overridden (e.g. resolution=128)."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
+    return replace(PRESETS[name], **overrides)
+
+
+def build_generator(config: ModelConfig) -> nn.Module:
+    return family(config.family).generator(config)
+
+
+def build_critic(config: ModelConfig) -> nn.Module:
+    return family(config.family).critic(config)

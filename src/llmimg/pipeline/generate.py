@@ -1,0 +1,151 @@
+"""The one generation path: prompts and per-image seeds in, uint8 images out.
+
+The CLI, the Python API, evaluation, the benchmark and the trainer's periodic samples all call `sample` (through
+`Pipeline` or directly), so an image depends only on (model, prompt, seed) wherever it is made.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from llmimg.models.config import ModelConfig
+from llmimg.pipeline.export import LoadedModel, load_model
+from llmimg.text.encoder import TextEncoder
+from llmimg.text.prompt import normalise_prompt
+
+log = logging.getLogger(__name__)
+
+BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors"}  # name -> file in llmimg/weights
+DEFAULT_MODEL = "shapes"
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """What to draw: the one request schema of the CLI, the API and the server."""
+
+    prompts: list[str]  # descriptions, one or more
+    n: int = 1  # images per prompt
+    seed: int = 0  # image k of the request (prompt-major) uses seed + k
+    batch_size: int = 64  # images per forward pass; does not change the images
+
+    def __post_init__(self):
+        if not self.prompts:
+            raise ValueError("no prompt given: describe the image in words")
+        for prompt in self.prompts:
+            if not isinstance(prompt, str) or not normalise_prompt(prompt):
+                raise ValueError(f"empty prompt {prompt!r}: describe the image in words")
+        if self.n < 1:
+            raise ValueError(f"--n must be at least 1, got {self.n}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
+
+    @property
+    def expanded(self) -> tuple[list[str], list[int]]:
+        """One (prompt, seed) per image, prompt-major."""
+        prompts = [p for p in self.prompts for _ in range(self.n)]
+        return prompts, [self.seed + k for k in range(len(prompts))]
+
+
+def seeded_noise(seeds: list[int], dim: int) -> torch.Tensor:
+    """(B, dim) standard normal noise, row i drawn from its own generator seeded with seeds[i]."""
+    rows = [torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
+    return torch.stack(rows)
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
+    images = ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
+    return images.permute(0, 2, 3, 1).cpu().numpy()
+
+
+# CPU kernels (oneDNN convolutions, MKL matrix products) pick different reduction orders for batches of 1 to 3
+# rows than for 4 or more, so a lone image would differ in the last bits from the same image inside a batch.
+# Every forward pass therefore gets at least this many rows (padding repeats the last row), which makes each
+# image a function of (model, prompt, seed) alone; tests/test_pipeline.py checks it.
+MIN_ROWS = 4
+
+
+@torch.inference_mode()
+def sample(generator: nn.Module, text_encoder: TextEncoder, prompts: list[str], seeds: list[int],
+           batch_size: int = 64, device: torch.device | str = "cpu") -> np.ndarray:
+    """Draw one image per (prompt, seed): (N, H, W, 3) uint8, computed `batch_size` images per forward pass."""
+    noise_dim = generator.config.noise_dim
+    outputs = []
+    for start in range(0, len(prompts), batch_size):
+        chunk_prompts, chunk_seeds = prompts[start:start + batch_size], seeds[start:start + batch_size]
+        rows = len(chunk_prompts)
+        padding = max(0, MIN_ROWS - rows)
+        chunk_prompts += chunk_prompts[-1:] * padding
+        chunk_seeds += chunk_seeds[-1:] * padding
+        text = text_encoder(chunk_prompts).to(device)  # tokens (B, T, 384), mask (B, T), pooled (B, 384)
+        noise = seeded_noise(chunk_seeds, noise_dim).to(device)  # (B, noise_dim)
+        images = generator(noise, text.tokens, text.mask, text.pooled)  # (B, 3, R, R) in [-1, 1]
+        outputs.append(to_uint8(images[:rows]))
+    if not outputs:
+        size = generator.config.resolution
+        return np.zeros((0, size, size, 3), np.uint8)
+    return np.concatenate(outputs)
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """A path, or the name of a bundled model (default `shapes`)."""
+    model = DEFAULT_MODEL if model is None else model
+    if str(model) in BUNDLED:
+        return Path(str(resources.files("llmimg") / "weights" / BUNDLED[str(model)]))
+    return Path(model)
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+@dataclass
+class Pipeline:
+    """Text to image in one forward pass.
+
+    >>> from llmimg import Pipeline
+    >>> pipe = Pipeline.load()                       # the bundled shapes model
+    >>> images = pipe(["a large red circle"], n=4, seed=0)   # four PIL images
+    """
+
+    model: LoadedModel
+    text_encoder: TextEncoder
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+
+    @classmethod
+    def load(cls, model: str | Path | None = None, text_encoder: str | Path | None = None,
+             device: str = "auto") -> "Pipeline":
+        """Load a model file or bundled name (default: the bundled shapes model) and its text encoder."""
+        loaded = load_model(resolve_model_path(model))
+        encoder = TextEncoder.load(text_encoder)
+        if encoder.dim != loaded.config.text_dim:
+            raise ValueError(f"text encoder {encoder.name} gives {encoder.dim}-d embeddings; "
+                             f"model {loaded.name} expects {loaded.config.text_dim}")
+        target = pick_device(device)
+        loaded.generator.to(target)
+        return cls(loaded, encoder, target)
+
+    @property
+    def config(self) -> ModelConfig:
+        return self.model.config
+
+    def generate(self, request: GenerationRequest) -> np.ndarray:
+        """(N, H, W, 3) uint8 images for a request, prompt-major."""
+        prompts, seeds = request.expanded
+        return sample(self.model.generator, self.text_encoder, prompts, seeds, request.batch_size, self.device)
+
+    def __call__(self, prompts: list[str] | str, n: int = 1, seed: int = 0) -> list[Image.Image]:
+        if isinstance(prompts, str):
+            prompts = [prompts]
+        arrays = self.generate(GenerationRequest(list(prompts), n=n, seed=seed))
+        return [Image.fromarray(array) for array in arrays]

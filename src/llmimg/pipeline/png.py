@@ -1,0 +1,55 @@
+"""PNG files that remember how they were made: llmimg's own text chunks plus a web-UI `parameters` chunk."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+from llmimg import __version__
+
+
+def image_metadata(prompt: str, seed: int, model_name: str, model_sha256: str, settings: dict) -> dict[str, str]:
+    """Text chunks for one image. `parameters` follows the Stable Diffusion web UI's layout, so tools that read
+    those (the web UI's PNG Info tab, image browsers) show the prompt and seed."""
+    size = settings.get("resolution", "?")
+    parameters = (f"{prompt}\nSteps: 1, Sampler: llmimg one-step, Seed: {seed}, Size: {size}x{size}, "
+                  f"Model hash: {model_sha256[:10]}, Model: {model_name}, Version: llmimg {__version__}")
+    return {
+        "prompt": prompt,
+        "seed": str(seed),
+        "model": model_name,
+        "model_sha256": model_sha256,
+        "llmimg_version": __version__,
+        "settings": json.dumps(settings, sort_keys=True),
+        "parameters": parameters,
+    }
+
+
+def encode_png(image: np.ndarray, metadata: dict[str, str]) -> Image.Image:
+    """(H, W, 3) uint8 -> a PIL image carrying `metadata` as PNG text chunks when saved with `save_png`."""
+    picture = Image.fromarray(image)
+    picture.info["pnginfo"] = PngInfo()
+    for key, value in metadata.items():
+        picture.info["pnginfo"].add_itxt(key, value)
+    return picture
+
+
+def save_png(image: np.ndarray, metadata: dict[str, str], path: str | Path) -> None:
+    """Write atomically (temporary name, then rename), so a crash never leaves half a file behind."""
+    path = Path(path)
+    picture = encode_png(image, metadata)
+    temporary = path.with_name(f".{path.name}.tmp")
+    picture.save(temporary, format="PNG", pnginfo=picture.info["pnginfo"])
+    os.replace(temporary, path)
+
+
+def file_stem(index: int, prompt: str, seed: int) -> str:
+    """`003_a-large-red-circle_s7`: sortable, readable, safe on every file system."""
+    slug = re.sub(r"[^a-z0-9]+", "-", prompt.lower()).strip("-")[:48] or "prompt"
+    return f"{index:03d}_{slug}_s{seed}"

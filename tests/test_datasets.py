@@ -1,0 +1,60 @@
+"""Datasets: the shapes stream, folder layouts, and unreadable images skipped and counted."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from llmimg.data.datasets import ShapesDataset, build_dataset, collate
+
+
+def _write_image(path, colour=(255, 0, 0), size=(40, 30), mode="RGB"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, colour).save(path)
+
+
+def test_shapes_dataset_is_random_access_and_in_range():
+    data = ShapesDataset("train", length=10, seed=0, resolution=32)
+    image, caption = data[3]
+    assert image.shape == (3, 32, 32) and image.min() >= -1 and image.max() <= 1
+    assert torch.equal(data[3][0], image) and data[3][1] == caption
+
+
+def test_image_folder_with_class_captions(tmp_path):
+    _write_image(tmp_path / "sneaker" / "a.png")
+    _write_image(tmp_path / "ankle_boot" / "b.jpg")
+    data = build_dataset(str(tmp_path), resolution=16, template="a photo of a {class}")
+    assert sorted(c for _, c in (data[i] for i in range(len(data)))) == ["a photo of a ankle boot",
+                                                                        "a photo of a sneaker"]
+    assert data[0][0].shape == (3, 16, 16)
+
+
+def test_metadata_jsonl_folder_and_rgba_on_white(tmp_path):
+    _write_image(tmp_path / "icon.png", colour=(0, 0, 0, 0), mode="RGBA")
+    (tmp_path / "metadata.jsonl").write_text(json.dumps({"file_name": "icon.png", "text": "an empty icon"}) + "\n")
+    image, caption = build_dataset(str(tmp_path), resolution=8)[0]
+    assert caption == "an empty icon"
+    assert torch.allclose(image, torch.ones_like(image))  # transparent pixels became white
+
+
+def test_unreadable_images_are_skipped_and_counted(tmp_path):
+    _write_image(tmp_path / "cat" / "good.png")
+    (tmp_path / "cat" / "broken.png").write_bytes(b"not a png at all")
+    data = build_dataset(str(tmp_path), resolution=8)
+    images, captions, skipped = collate([data[i] for i in range(len(data))])
+    assert images.shape == (1, 3, 8, 8) and captions == ["a photo of a cat"] and skipped == 1
+
+
+def test_empty_folder_and_unknown_name(tmp_path):
+    with pytest.raises(ValueError, match="no images"):
+        build_dataset(str(tmp_path))
+    with pytest.raises(ValueError, match="unknown dataset"):
+        build_dataset("imagenet-21k")
+
+
+def test_shapes_resized_from_64_keeps_palette():
+    image = ShapesDataset("train", length=1, resolution=128)[0][0]
+    colours = np.unique(((image + 1) * 127.5).round().permute(1, 2, 0).reshape(-1, 3).numpy(), axis=0)
+    assert len(colours) <= 3  # white and at most two palette colours: nearest-neighbour resize

@@ -1,0 +1,60 @@
+"""The one generation path: per-image seeds, batch invariance, the Python API and PNG metadata."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from llmimg import Pipeline
+from llmimg.pipeline.generate import GenerationRequest
+from llmimg.pipeline.png import image_metadata, save_png
+
+PROMPTS = ["a large red circle", "a small blue square to the left of a large yellow triangle", "a cyan square"]
+
+
+@pytest.fixture(scope="module")
+def pipe(tiny_model_path):
+    return Pipeline.load(tiny_model_path, device="cpu")
+
+
+def test_api_returns_pil_images(pipe):
+    images = pipe(["a large red circle"], n=4, seed=0)
+    assert len(images) == 4 and all(isinstance(i, Image.Image) and i.size == (32, 32) for i in images)
+    assert len({i.tobytes() for i in images}) == 4  # four seeds, four different images
+
+
+def test_same_seed_same_image_alone_or_in_a_batch(pipe):
+    batch = pipe.generate(GenerationRequest(PROMPTS, n=3, seed=10, batch_size=64))
+    prompts, seeds = GenerationRequest(PROMPTS, n=3, seed=10).expanded
+    for index in (0, 4, 8):
+        alone = pipe.generate(GenerationRequest([prompts[index]], n=1, seed=seeds[index]))
+        assert np.array_equal(alone[0], batch[index])
+    chunked = pipe.generate(GenerationRequest(PROMPTS, n=3, seed=10, batch_size=2))
+    assert np.array_equal(chunked, batch)
+
+
+def test_bundled_model_loads_by_default():
+    pipe = Pipeline.load(device="cpu")
+    assert pipe.config.family == "gan" and pipe.model.name == "shapes64"
+    image = pipe("a large red circle")[0]
+    assert image.size == (64, 64)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"prompts": []}, "no prompt"),
+    ({"prompts": ["   "]}, "empty prompt"),
+    ({"prompts": ["a red circle"], "n": 0}, "at least 1"),
+])
+def test_bad_requests(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        GenerationRequest(**kwargs)
+
+
+def test_png_metadata_round_trip(tmp_path):
+    image = np.zeros((8, 8, 3), np.uint8)
+    metadata = image_metadata("a red circle", 7, "tiny", "ab" * 32, {"resolution": 8})
+    save_png(image, metadata, tmp_path / "x.png")
+    with Image.open(tmp_path / "x.png") as png:
+        assert png.text["prompt"] == "a red circle" and png.text["seed"] == "7"
+        assert png.text["model_sha256"] == "ab" * 32
+        assert png.text["parameters"].startswith("a red circle\nSteps: 1, Sampler: llmimg one-step, Seed: 7")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
