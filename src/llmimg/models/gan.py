@@ -39,7 +39,7 @@ class GeneratorBlock(nn.Module):
 
 
 class Generator(nn.Module):
-    """noise (B, noise_dim) + text -> images (B, 3, R, R) in [-1, 1], in one forward pass."""
+    """noise (B, noise_dim) + text -> images (B, 3, R, R), nominally in [-1, 1], in one forward pass."""
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -54,7 +54,9 @@ class Generator(nn.Module):
                            config.attention_heads if side in config.attention_resolutions else None)
             for side in config.sides[1:]
         )
-        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(config.channels, 3, 3, padding=1), nn.Tanh())
+        # a linear output, clamped only when converted to pixels: a tanh here saturates on the white background
+        # and starves the generator of gradient (seen here: blank images for 750 steps, generator loss ~10)
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(config.channels, 3, 3, padding=1))
 
     def forward(self, noise, tokens, mask, pooled):
         # noise: (B, noise_dim), tokens: (B, T, text_dim), mask: (B, T) bool, pooled: (B, text_dim)
@@ -89,9 +91,10 @@ class Discriminator(nn.Module):
     bindings are visible to it, then joins the pooled sentence at 4x4 (DF-GAN's NetC) for one logit per image.
     """
 
-    def __init__(self, config: ModelConfig):
+    def __init__(self, config: ModelConfig, outputs: int = 1):
         super().__init__()
         self.config = config
+        self.outputs = outputs  # 1 logit for the GAN; the VAE's posterior encoder reuses this net with 2 * noise_dim
         cond_dim = config.cond_dim
         self.text = TextProjection(config.text_dim, cond_dim)
         self.from_rgb = nn.Conv2d(3, config.channels, 3, padding=1)
@@ -104,7 +107,7 @@ class Discriminator(nn.Module):
         self.joint = nn.Sequential(
             nn.Conv2d(config.channels_at(4) + cond_dim, 2 * config.channels_at(4), 3, padding=1),
             nn.LeakyReLU(0.2),
-            nn.Conv2d(2 * config.channels_at(4), 1, 4),
+            nn.Conv2d(2 * config.channels_at(4), outputs, 4),
         )
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
@@ -112,11 +115,12 @@ class Discriminator(nn.Module):
         return self.trunk(self.from_rgb(images))
 
     def logits(self, features, tokens, mask, pooled) -> torch.Tensor:
-        # features: (B, C8, 8, 8) + text -> (B,) real-and-matching logits
+        # features: (B, C8, 8, 8) + text -> (B,) real-and-matching logits, or (B, outputs) when outputs > 1
         words, sentence = self.text(tokens, pooled)
         h = self.last(self.word_attention(features, words, mask))  # (B, C4, 4, 4)
         h = torch.cat([h, sentence[:, :, None, None].expand(-1, -1, 4, 4)], dim=1)
-        return self.joint(_leaky(h)).flatten()
+        out = self.joint(_leaky(h)).flatten(1)  # (B, outputs)
+        return out[:, 0] if self.outputs == 1 else out
 
     def forward(self, images, tokens, mask, pooled) -> torch.Tensor:
         return self.logits(self.features(images), tokens, mask, pooled)

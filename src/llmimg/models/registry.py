@@ -13,6 +13,7 @@ from torch import nn
 
 from llmimg.models.config import ModelConfig
 from llmimg.models.gan import Discriminator, Generator
+from llmimg.models.vae import PosteriorEncoder
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class Family:
 
 FAMILIES: dict[str, Family] = {
     "gan": Family(generator=Generator, critic=Discriminator),
+    "vae": Family(generator=Generator, critic=PosteriorEncoder),  # decoder p(x | z, text), encoder q(z | x, text)
 }
 
 PRESETS: dict[str, ModelConfig] = {
@@ -32,6 +34,10 @@ PRESETS: dict[str, ModelConfig] = {
     "gan-64": ModelConfig(family="gan", resolution=64, channels=16),
     "gan-128": ModelConfig(family="gan", resolution=128, channels=8, attention_resolutions=(8, 16)),
     "gan-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16,
+                            noise_dim=8, attention_heads=2),  # for tests
+    "vae-32": ModelConfig(family="vae", resolution=32, channels=32, noise_dim=16),
+    "vae-64": ModelConfig(family="vae", resolution=64, channels=16, noise_dim=16),
+    "vae-tiny": ModelConfig(family="vae", resolution=32, channels=4, max_channels=16, cond_dim=16,
                             noise_dim=8, attention_heads=2),  # for tests
 }
 
@@ -47,6 +53,19 @@ def preset(name: str, **overrides) -> ModelConfig:
     if name not in PRESETS:
         raise ValueError(f"unknown model preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
     return replace(PRESETS[name], **overrides)
+
+
+def resolve_preset(name: str, family_name: str | None = None, resolution: int | None = None, **overrides) -> ModelConfig:
+    """The config a training run asks for: `--model-type vae` picks `vae-<resolution>` (or `vae-64` resized),
+    otherwise the preset `name`; `--resolution` overrides the preset's."""
+    if family_name is not None:
+        family(family_name)
+        name = f"{family_name}-{resolution or 64}"
+        if name not in PRESETS:
+            name = f"{family_name}-64"
+    if resolution is not None:
+        overrides["resolution"] = resolution
+    return preset(name, **overrides)
 
 
 def build_generator(config: ModelConfig) -> nn.Module:

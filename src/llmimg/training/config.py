@@ -9,7 +9,8 @@ from dataclasses import dataclass
 class TrainConfig:
     data: str = "shapes"  # dataset name (shapes) or a folder of captioned images
     out: str = "runs/shapes64"  # run folder: metrics.jsonl, samples/, checkpoints, model.safetensors
-    model: str = "gan-64"  # model preset from llmimg.models.registry
+    model: str = "gan-64"  # model preset from llmimg.models.registry (gan-64, vae-64, ...)
+    model_type: str | None = None  # generator family, gan or vae: picks the preset <type>-<resolution>
     resolution: int | None = None  # override the preset's resolution (32 to 256)
     steps: int = 10_000  # optimiser steps to train for (in total, across resumes)
     batch_size: int = 64  # images per step
@@ -17,6 +18,10 @@ class TrainConfig:
     critic_lr: float = 4e-4  # Adam learning rate of the discriminator (DF-GAN: 4e-4, two time-scale rule)
     beta1: float = 0.0  # Adam beta1 (DF-GAN: 0.0)
     beta2: float = 0.9  # Adam beta2 (DF-GAN: 0.9)
+    r1_gamma: float = 0.1  # weight of the R1 penalty on real images with their captions (0 turns it off)
+    r1_every: int = 4  # apply R1 every this many steps, scaled up to match (lazy regularisation, StyleGAN2)
+    free_bits: float = 0.25  # VAE: minimum KL per latent dimension in nats, against posterior collapse
+    kl_warmup_steps: int = 2000  # VAE: steps over which the KL weight ramps from 0 to 1
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool = False  # bfloat16 autocast for the forward passes
     device: str = "auto"  # cpu, cuda, or auto (CUDA when present)

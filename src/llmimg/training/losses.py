@@ -1,4 +1,4 @@
-"""GAN losses: hinge with the matching-aware term (DF-GAN, eq. 1-2; Reed et al. 2016's mismatched pairs)."""
+"""Losses: the GAN's hinge with the matching-aware term (DF-GAN, eq. 1-2; Reed et al. 2016), R1, and the VAE's ELBO."""
 
 from __future__ import annotations
 
@@ -25,3 +25,30 @@ def critic_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mism
 def generator_hinge_loss(fake_logits: torch.Tensor) -> torch.Tensor:
     """Generator loss: raise the critic's real-and-matching score of generated images."""
     return -fake_logits.mean()
+
+
+def r1_penalty(critic, real: torch.Tensor, tokens, mask, pooled) -> torch.Tensor:
+    """Squared gradient norm of the critic's real-and-matching logits w.r.t. real images (Mescheder et al. 2018).
+
+    Like DF-GAN's matching-aware gradient penalty, it smooths the critic around real pairs so the generator gets
+    useful gradients. real: (B, 3, R, R) -> scalar.
+    """
+    real = real.detach().requires_grad_(True)
+    logits = critic(real, tokens, mask, pooled)
+    (gradient,) = torch.autograd.grad(logits.sum(), real, create_graph=True)
+    return gradient.pow(2).sum(dim=(1, 2, 3)).mean()
+
+
+def vae_losses(reconstruction: torch.Tensor, real: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+               free_bits: float, kl_weight: float) -> dict[str, torch.Tensor]:
+    """Negative ELBO per image: squared error summed over pixels (a Gaussian decoder, variance 1/2) plus KL.
+
+    Free bits (Kingma et al. 2016): each latent dimension's batch-mean KL counts as at least `free_bits` nats,
+    so the encoder is not pushed to ignore z (posterior collapse); `kl_weight` ramps from 0 to 1 (KL annealing).
+    reconstruction, real: (B, 3, R, R); mu, logvar: (B, noise_dim).
+    """
+    squared_error = (reconstruction - real).pow(2).sum(dim=(1, 2, 3)).mean()
+    kl_per_dimension = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)  # (noise_dim,)
+    kl = kl_per_dimension.sum()
+    kl_floored = kl_per_dimension.clamp(min=free_bits).sum()
+    return {"vae": squared_error + kl_weight * kl_floored, "reconstruction": squared_error, "kl": kl}

@@ -19,14 +19,14 @@ from tqdm import tqdm
 
 from llmimg.data.datasets import build_dataset, collate
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
-from llmimg.models.registry import build_critic, build_generator, preset
+from llmimg.models.registry import build_critic, build_generator, resolve_preset
 from llmimg.pipeline.export import save_model
 from llmimg.pipeline.generate import pick_device, sample
 from llmimg.pipeline.grid import save_grid
 from llmimg.text.encoder import TextEncoder
 from llmimg.text.prompt import normalise_prompt
 from llmimg.training.config import TrainConfig
-from llmimg.training.losses import critic_hinge_loss, generator_hinge_loss
+from llmimg.training.objectives import build_objective
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +36,7 @@ SAMPLE_PROMPTS = {
                "a large green square above a small red circle", "a large cyan square below a small purple circle"],
 }
 SAMPLE_SEEDS = 6
+LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl")  # on the progress bar and the log line
 
 
 class StepSampler(Sampler[list[int]]):
@@ -71,9 +72,8 @@ class Trainer:
         self.out = Path(config.out)
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
-        overrides = {"resolution": config.resolution} if config.resolution else {}
         dataset_name = config.data if config.data == "shapes" else Path(config.data).name
-        model_config = preset(config.model, dataset=dataset_name, **overrides)
+        model_config = resolve_preset(config.model, config.model_type, config.resolution, dataset=dataset_name)
         # the data first: a wrong dataset name should fail before the language model loads
         self.dataset = build_dataset(config.data, model_config.resolution, seed=config.seed,
                                      template=config.caption_template)
@@ -83,9 +83,7 @@ class Trainer:
         self.generator = build_generator(self.model_config).to(self.device)
         self.critic = build_critic(self.model_config).to(self.device)
         self.ema = AveragedModel(self.generator, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay))
-        betas = (config.beta1, config.beta2)
-        self.generator_optimizer = torch.optim.Adam(self.generator.parameters(), config.generator_lr, betas=betas)
-        self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), config.critic_lr, betas=betas)
+        self.objective = build_objective(self.model_config.family, self.generator, self.critic, config)
         self.step = 0
         self.noise_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
 
@@ -101,8 +99,7 @@ class Trainer:
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
             "ema": self.ema.state_dict(),
-            "generator_optimizer": self.generator_optimizer.state_dict(),
-            "critic_optimizer": self.critic_optimizer.state_dict(),
+            **{f"{name}_optimizer": opt.state_dict() for name, opt in self.objective.optimizers.items()},
             "noise_rng": self.noise_generator.get_state(),
             "torch_rng": torch.get_rng_state(),
             "train_config": json.dumps(asdict(self.config)),
@@ -122,8 +119,8 @@ class Trainer:
         self.generator.load_state_dict(state["generator"])
         self.critic.load_state_dict(state["critic"])
         self.ema.load_state_dict(state["ema"])
-        self.generator_optimizer.load_state_dict(state["generator_optimizer"])
-        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        for name, optimizer in self.objective.optimizers.items():
+            optimizer.load_state_dict(state[f"{name}_optimizer"])
         self.noise_generator.set_state(state["noise_rng"])
         torch.set_rng_state(state["torch_rng"])
         self.step = int(state["step"])
@@ -131,44 +128,21 @@ class Trainer:
 
     # -- one step -----------------------------------------------------------------------------------------------
     def train_step(self, images: torch.Tensor, captions: list[str]) -> dict[str, float]:
-        """One discriminator and one generator update on a batch of real (image, caption) pairs."""
+        """One update of the family's objective on a batch of real (image, caption) pairs, then the EMA."""
         batch = images.shape[0]
         real = images.to(self.device, non_blocking=True)
         text = self.text_encoder(captions).to(self.device)  # tokens (B, T, 384), mask (B, T), pooled (B, 384)
         # mismatched captions: each real image with the next row's caption (Reed et al. 2016)
-        others = torch.roll(torch.arange(batch), 1)
+        mismatched_rows = torch.roll(torch.arange(batch), 1)
         keys = [normalise_prompt(c) for c in captions]
-        mismatched_valid = torch.tensor([keys[i] != keys[j] for i, j in enumerate(others.tolist())],
+        mismatched_valid = torch.tensor([keys[i] != keys[j] for i, j in enumerate(mismatched_rows.tolist())],
                                         device=self.device)
         noise = torch.randn(batch, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
-        autocast = torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.bf16)
-
-        # 1. discriminator: real+matching vs generated, and vs real+mismatched, one shared image trunk
-        with autocast:
-            fake = self.generator(noise, text.tokens, text.mask, text.pooled)
-            features = self.critic.features(torch.cat([real, fake.detach()]))  # (2B, C, 8, 8)
-            three = lambda t: torch.cat([t, t, t[others]])  # noqa: E731 - matched, matched, mismatched
-            logits = self.critic.logits(torch.cat([features, features[:batch]]), three(text.tokens),
-                                        three(text.mask), three(text.pooled)).float()
-            real_logits, fake_logits, mismatched_logits = logits.split(batch)
-            critic_losses = critic_hinge_loss(real_logits, fake_logits, mismatched_logits, mismatched_valid)
-        self.critic_optimizer.zero_grad(set_to_none=True)
-        critic_losses["critic"].backward()
-        self.critic_optimizer.step()
-
-        # 2. generator: make the critic call its images real and matching
-        self.critic.requires_grad_(False)
-        with autocast:
-            generator_loss = generator_hinge_loss(self.critic(fake, text.tokens, text.mask, text.pooled).float())
-        self.generator_optimizer.zero_grad(set_to_none=True)
-        generator_loss.backward()
-        self.generator_optimizer.step()
-        self.critic.requires_grad_(True)
-
-        # 3. exponential moving average of the generator, which is what gets exported
+        losses = self.objective.step(real, text, mismatched_rows, mismatched_valid, noise, self.step)
+        # exponential moving average of the generator (decoder), which is what gets exported
         self.ema.update_parameters(self.generator)
         self.step += 1
-        return {"generator": generator_loss.item(), **{k: v.item() for k, v in critic_losses.items()}}
+        return {name: value.item() for name, value in losses.items()}
 
     # -- the loop -----------------------------------------------------------------------------------------------
     def draw(self, prompts: list[str], seeds: list[int]):
@@ -229,8 +203,9 @@ class Trainer:
                 window_start, window_images = time.perf_counter(), 0
                 metrics = {"step": self.step, **{k: round(v, 5) for k, v in losses.items()},
                            "images_per_s": round(rate, 1), "skipped_images": skipped_total}
-                bar.set_postfix(g=f"{losses['generator']:.3f}", d=f"{losses['critic']:.3f}", ips=f"{rate:.0f}")
-                log.info("step %d  g %.4f  d %.4f  img/s %.1f", self.step, losses["generator"], losses["critic"], rate)
+                shown = {k: f"{v:.3f}" for k, v in losses.items() if k in LOSSES_SHOWN}
+                bar.set_postfix(**shown, ips=f"{rate:.0f}")
+                log.info("step %d  %s  img/s %.1f", self.step, "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
                 self._record(metrics)
             if self.step % config.eval_every == 0 or self.step == steps:
                 scores = self.evaluate()
