@@ -9,7 +9,6 @@ PROMPTS := "a large red circle" "a small blue square" "a large purple triangle" 
 
 $(BIN)/llmimg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $@
 

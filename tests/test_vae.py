@@ -57,3 +57,14 @@ def test_model_type_picks_the_family_preset():
     assert resolve_preset("gan-64", None, 128).resolution == 128
     with pytest.raises(ValueError, match="unknown model family"):
         resolve_preset("gan-64", "flow")
+
+
+def test_gan_can_start_from_a_trained_vae_decoder(tmp_path):
+    vae_path = tmp_path / "vae.safetensors"
+    config = preset("vae-tiny")
+    decoder = build_generator(config)
+    save_model(vae_path, decoder, config)
+    trainer = Trainer(TrainConfig(out=str(tmp_path / "gan"), model="gan-64", init_from=str(vae_path)))
+    assert trainer.model_config.family == "gan" and trainer.model_config.noise_dim == config.noise_dim
+    for (name, value), expected in zip(trainer.generator.state_dict().items(), decoder.state_dict().values()):
+        assert torch.equal(value, expected), name

@@ -76,7 +76,7 @@ class VaeObjective:
             mu, logvar = self.encoder(real, text.tokens, text.mask, text.pooled)  # (B, noise_dim) each
             z = mu.float() + torch.exp(0.5 * logvar.float()) * noise  # reparameterisation, noise ~ N(0, I)
             reconstruction = self.decoder(z, text.tokens, text.mask, text.pooled).float()
-        kl_weight = min(1.0, (step + 1) / max(1, config.kl_warmup_steps))
+        kl_weight = config.kl_weight * min(1.0, (step + 1) / max(1, config.kl_warmup_steps))
         losses = vae_losses(reconstruction, real, mu.float(), logvar.float(), config.free_bits, kl_weight)
         self.optimizers["vae"].zero_grad(set_to_none=True)
         losses["vae"].backward()
