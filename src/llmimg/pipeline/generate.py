@@ -23,7 +23,8 @@ from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
 
-BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors"}  # name -> file in llmimg/weights
+# name -> file in llmimg/weights
+BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors", "shapes-vae": "vae64.safetensors"}
 DEFAULT_MODEL = "shapes"
 
 
@@ -131,6 +132,9 @@ class Pipeline:
         if encoder.dim != loaded.config.text_dim:
             raise ValueError(f"text encoder {encoder.name} gives {encoder.dim}-d embeddings; "
                              f"model {loaded.name} expects {loaded.config.text_dim}")
+        if encoder.name != loaded.config.text_encoder:
+            log.warning("model %s was trained with text encoder %s, not %s: expect weaker alignment",
+                        loaded.name, loaded.config.text_encoder, encoder.name)
         target = pick_device(device)
         loaded.generator.to(target)
         return cls(loaded, encoder, target)

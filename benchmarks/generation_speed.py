@@ -1,9 +1,11 @@
-"""Warm single-prompt latency of the public generation path (Pipeline.__call__: prompt -> PIL image).
+"""Speed of the public generation path: warm single-prompt latency and batched throughput.
 
-    python benchmarks/generate_latency.py --model shapes --repeats 200
+    python benchmarks/generation_speed.py --model shapes --repeats 200 --out docs/results/speed_shapes64.json
 
-Reports median and p90 over `repeats` calls for a prompt already in the text cache and for fresh prompts, with
-the machine's load average before and after, since this 2-core machine is shared. A benchmark, not a test.
+Latency: Pipeline.__call__ (prompt -> PIL image), median and p90 over `repeats` calls, for a prompt already in the
+text cache and for prompts never seen before (the language model runs). Throughput: Pipeline.generate on 64
+images of cached prompts, images/s (median of 10). The load average before and after is recorded, since this
+2-core machine is shared. A benchmark, not a test.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import time
 
 import torch
 
-from llmimg import Pipeline
+from llmimg import GenerationRequest, Pipeline
 from llmimg.data import shapes
 
 
@@ -51,7 +53,17 @@ def main() -> None:
         pipe(prompt, seed=seed)
         fresh.append(time.perf_counter() - start)
 
+    request = GenerationRequest(["a large red circle", "a small blue square"] * 32, n=1, seed=0, batch_size=64)
+    pipe.generate(request)
+    batched = []
+    for _ in range(10):
+        start = time.perf_counter()
+        pipe.generate(request)
+        batched.append(time.perf_counter() - start)
+
     result = {
+        "model": pipe.model.name,
+        "parameters": sum(p.numel() for p in pipe.model.generator.parameters()),
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch "
                    f"{torch.__version__}, {torch.get_num_threads()} threads",
@@ -59,6 +71,7 @@ def main() -> None:
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "cached_prompt_ms": {"median": 1000 * statistics.median(cached), "p90": 1000 * _percentile(cached, 0.9)},
         "fresh_prompt_ms": {"median": 1000 * statistics.median(fresh), "p90": 1000 * _percentile(fresh, 0.9)},
+        "batch64_images_per_s": 64 / statistics.median(batched),
         "repeats": args.repeats,
     }
     print(json.dumps(result, indent=2))
