@@ -39,9 +39,12 @@ def main() -> None:
     args = parser.parse_args()
     figure, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.4), sharey=True)
     for spec in args.runs:
-        path, label, offset = (spec.split(":") + [None, "0"])[:3]
-        for axis, (panel, (steps, values)) in zip(axes, read_curves(path).items()):
-            axis.plot([s + int(offset) for s in steps], values, label=label or path)
+        parts = spec.split(":")
+        path = parts[0]
+        label = parts[1] if len(parts) > 1 else path
+        offset = int(parts[2]) if len(parts) > 2 else 0
+        for axis, (steps, values) in zip(axes, read_curves(path).values()):
+            axis.plot([step + offset for step in steps], values, label=label)
     for axis, panel in zip(axes, PANELS):
         axis.set_title(panel, fontsize=9)
         axis.set_xlabel("training step")

@@ -32,9 +32,10 @@ def test_same_seed_same_image_alone_or_in_a_batch(pipe):
     assert np.array_equal(chunked, batch)
 
 
-def test_bundled_model_loads_by_default():
-    pipe = Pipeline.load(device="cpu")
-    assert pipe.config.family == "gan" and pipe.model.name == "shapes64"
+@pytest.mark.parametrize("name, family", [(None, "gan"), ("shapes-vae", "vae")])
+def test_bundled_models_load_by_name(name, family):
+    pipe = Pipeline.load(name, device="cpu")
+    assert pipe.config.family == family and pipe.config.resolution == 64
     image = pipe("a large red circle")[0]
     assert image.size == (64, 64)
 

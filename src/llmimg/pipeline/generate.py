@@ -44,7 +44,7 @@ class GenerationRequest:
             if not isinstance(prompt, str) or not normalise_prompt(prompt):
                 raise ValueError(f"empty prompt {prompt!r}: describe the image in words")
         if self.n < 1:
-            raise ValueError(f"--n must be at least 1, got {self.n}")
+            raise ValueError(f"n (images per prompt) must be at least 1, got {self.n}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
 
