@@ -15,7 +15,7 @@ import json
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 PANELS = ("test-seen/one-object", "test-seen/two-object", "test-heldout/one-object", "test-heldout/two-object")
 

@@ -74,6 +74,6 @@ def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys, argv, messa
 
 def test_console_script_reports_errors_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "llmimg", "generate", "a red circle", "--model",
-                             str(tmp_path / "nope.safetensors")], capture_output=True, text=True)
+                             str(tmp_path / "nope.safetensors")], capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "model file not found" in result.stderr and "Traceback" not in result.stderr

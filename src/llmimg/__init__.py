@@ -2,7 +2,7 @@
 
 __version__ = "0.1.0"
 
-__all__ = ["Pipeline", "GenerationRequest", "__version__"]
+__all__ = ["GenerationRequest", "Pipeline", "__version__"]
 
 
 def __getattr__(name: str):

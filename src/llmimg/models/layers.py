@@ -60,7 +60,7 @@ class WordAttention(nn.Module):
         batch, _, height, width = x.shape
         query = self.query(self.norm(x)).flatten(2).transpose(1, 2)  # (B, HW, cond_dim)
         key, value = self.key_value(tokens).chunk(2, dim=-1)  # (B, T, cond_dim) each
-        split = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # noqa: E731 -> (B, heads, L, d)
+        split = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)
         attended = F.scaled_dot_product_attention(split(query), split(key), split(value),
                                                   attn_mask=mask[:, None, None, :])
         attended = attended.transpose(1, 2).flatten(2).transpose(1, 2)  # (B, cond_dim, HW)

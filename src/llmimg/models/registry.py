@@ -6,8 +6,8 @@ ModelConfig with a name (`gan-64`). Everything downstream — training, generati
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from torch import nn
 

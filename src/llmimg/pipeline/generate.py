@@ -125,7 +125,7 @@ class Pipeline:
 
     @classmethod
     def load(cls, model: str | Path | None = None, text_encoder: str | Path | None = None,
-             device: str = "auto") -> "Pipeline":
+             device: str = "auto") -> Pipeline:
         """Load a model file or bundled name (default: the bundled shapes model) and its text encoder."""
         loaded = load_model(resolve_model_path(model))
         encoder = TextEncoder.load(text_encoder)

@@ -36,14 +36,14 @@ class TextEmbeddings:
     mask: torch.Tensor  # (B, T) bool, True on real tokens
     pooled: torch.Tensor  # (B, D) mean of the real tokens, L2-normalised (the sentence-transformers recipe)
 
-    def to(self, device: torch.device | str) -> "TextEmbeddings":
+    def to(self, device: torch.device | str) -> TextEmbeddings:
         return TextEmbeddings(self.tokens.to(device), self.mask.to(device), self.pooled.to(device))
 
-    def index(self, rows: torch.Tensor | slice | list[int]) -> "TextEmbeddings":
+    def index(self, rows: torch.Tensor | slice | list[int]) -> TextEmbeddings:
         return TextEmbeddings(self.tokens[rows], self.mask[rows], self.pooled[rows])
 
     @staticmethod
-    def stack(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> "TextEmbeddings":
+    def stack(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> TextEmbeddings:
         """Batch per-prompt (tokens (T_i, D), pooled (D,)) pairs, padding to the longest."""
         length = max(tokens.shape[0] for tokens, _ in parts)
         dim = parts[0][0].shape[1]
@@ -73,7 +73,7 @@ class TextEncoder:
         self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
     @classmethod
-    def load(cls, path: str | Path | None = None, cache_size: int = DEFAULT_CACHE_SIZE) -> "TextEncoder":
+    def load(cls, path: str | Path | None = None, cache_size: int = DEFAULT_CACHE_SIZE) -> TextEncoder:
         """Load a local Hugging Face encoder folder (default: the bundled MiniLM), never touching the network."""
         from transformers import AutoModel, AutoTokenizer
         from transformers.utils import logging as transformers_logging

@@ -33,7 +33,7 @@ class GanObjective:
         with autocast:
             fake = self.generator(noise, text.tokens, text.mask, text.pooled)
             features = self.critic.features(torch.cat([real, fake.detach()]))  # (2B, C, 8, 8)
-            three = lambda t: torch.cat([t, t, t[mismatched_rows]])  # noqa: E731 - matched, matched, mismatched
+            three = lambda t: torch.cat([t, t, t[mismatched_rows]])
             logits = self.critic.logits(torch.cat([features, features[:batch]]), three(text.tokens),
                                         three(text.mask), three(text.pooled)).float()
             real_logits, fake_logits, mismatched_logits = logits.split(batch)
