@@ -242,4 +242,4 @@ class Trainer:
 
 def train(config: TrainConfig) -> Path | None:
     """Train a model as configured; returns the exported model's path (None for a dry run)."""
-    return Trainer(replace(config)).fit()
+    return Trainer(config).fit()
