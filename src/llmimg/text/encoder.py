@@ -39,9 +39,6 @@ class TextEmbeddings:
     def to(self, device: torch.device | str) -> TextEmbeddings:
         return TextEmbeddings(self.tokens.to(device), self.mask.to(device), self.pooled.to(device))
 
-    def index(self, rows: torch.Tensor | slice | list[int]) -> TextEmbeddings:
-        return TextEmbeddings(self.tokens[rows], self.mask[rows], self.pooled[rows])
-
     @staticmethod
     def stack(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> TextEmbeddings:
         """Batch per-prompt (tokens (T_i, D), pooled (D,)) pairs, padding to the longest."""
