@@ -23,3 +23,11 @@ def tiny_model_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("models") / "tiny.safetensors"
     save_model(path, generator, config)
     return path
+
+
+@pytest.fixture(autouse=True, scope="session")
+def isolated_cache(tmp_path_factory):
+    """Evaluation caches (real-image features, judges) go to a fresh folder, never the user's ~/.cache."""
+    import os
+
+    os.environ["LLMIMG_CACHE"] = str(tmp_path_factory.mktemp("cache"))

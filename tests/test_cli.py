@@ -1,5 +1,6 @@
 """The command line: a working generate and eval, and every bad input as one clear line and a non-zero exit."""
 
+import json
 import subprocess
 import sys
 
@@ -29,15 +30,23 @@ def test_generate_from_file(tmp_path, tiny_model_path):
     assert len(list((tmp_path / "o").glob("*.png"))) == 2
 
 
-def test_eval_writes_json(tmp_path, tiny_model_path, capsys):
-    out = tmp_path / "eval.json"
-    assert main(["eval", "--n", "6", "--model", str(tiny_model_path), "--out", str(out)]) == 0
-    import json
-
-    report = json.loads(out.read_text())["shapes"]
-    assert set(report) == {"test-seen", "test-heldout"}
-    assert report["test-seen"]["all"]["n"] == 6
-    assert "| test-seen | two-object |" in capsys.readouterr().out
+def test_eval_report_checker_figures_match_its_json(tmp_path, tiny_model_path, capsys):
+    out = tmp_path / "report"
+    assert main(["eval", "--n", "6", "--metrics", "checker", "--diversity-prompts", "3",
+                 "--model", str(tiny_model_path), "--out", str(out)]) == 0
+    result = json.loads((out / "report.json").read_text())
+    assert [row["name"] for row in result["rows"]] == ["real vs real", "tiny", "untrained gan"]
+    markdown = (out / "report.md").read_text()
+    for row in result["rows"]:  # every checker cell of report.md is the JSON's figure
+        section = markdown.split(f"### {row['name']}\n")[1].split("\n\n")[1]
+        for line in section.splitlines()[2:]:
+            split, group, n, *cells = [cell.strip() for cell in line.strip("|").split("|")]
+            summary = row["checker"][split][group]
+            assert int(n) == summary["n"]
+            for column, cell in zip(["pass", "count", "colour", "shape", "size", "relation"], cells):
+                assert cell == (f"{100 * summary[column]:.1f}%" if column in summary else "—")
+    assert (out / "samples.png").is_file() and (out / "checker.png").is_file()
+    assert "| real vs real | reference |" in capsys.readouterr().out
 
 
 def _corrupt(tmp_path):
@@ -57,11 +66,16 @@ def _corrupt(tmp_path):
     (["train", "--data", "imagenet-21k", "--dry-run"], "unknown dataset"),
     (["train", "--data", "EMPTY", "--dry-run"], "no images"),
     (["eval", "--n", "0"], "at least 1"),
+    (["eval", "--metrics", "fid,sharpness"], "unknown metric"),
+    (["eval", "--data", "EMPTY", "--metrics", "fid"], "no images"),
+    (["eval", "--data", "shapes", "--out", "A_FILE", "--metrics", "checker", "--n", "2"], "is a file"),
 ])
 def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys, argv, message):
     (tmp_path / "empty").mkdir()
+    (tmp_path / "a.json").write_text("{}")
     replace = {"MISSING": str(tmp_path / "missing.safetensors"), "CORRUPT": str(_corrupt(tmp_path)),
-               "MISSING.txt": str(tmp_path / "none.txt"), "EMPTY": str(tmp_path / "empty")}
+               "MISSING.txt": str(tmp_path / "none.txt"), "EMPTY": str(tmp_path / "empty"),
+               "A_FILE": str(tmp_path / "a.json")}
     out = tmp_path / "out"
     argv = [replace.get(a, a) for a in argv]
     if argv[0] in ("generate", "train"):

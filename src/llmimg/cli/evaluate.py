@@ -1,51 +1,75 @@
-"""llmimg eval --data shapes --n 1000 --out eval.json
+"""llmimg eval --model shapes --model shapes-vae --data shapes --n 1000 --out report/
 
-Measure a model. On `shapes`: the exact checker's pass rate, overall and per attribute (count, colour, shape,
-size, relation), for test-seen and test-heldout prompts, one- and two-object. Prints a table; --out writes JSON.
+Measure models against real data, offline: FID and KID (Inception-v3 features), per-prompt diversity next to the
+real images', and text alignment (the exact checker on `shapes`; a learned judge's R-precision on other data). The
+rows are: two halves of real data (the floor), each --model, and an untrained generator (--no-baseline drops it).
+Prints the summary table; --out writes report.json, report.md and its plots and sample grids.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import shlex
 from pathlib import Path
 
-from llmimg.cli.generate import add_model_arguments
+from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args
 
 
 def add_parser(commands) -> None:
-    parser = commands.add_parser("eval", help="measure a model's alignment", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", default="shapes", help="dataset to evaluate on (default: shapes)")
-    parser.add_argument("--n", type=int, default=1000, help="prompts per split (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the prompts and images (default: 0)")
-    parser.add_argument("--batch-size", type=int, default=64, help="images per forward pass (default: 64)")
-    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON to this file")
-    add_model_arguments(parser)
+    from llmimg.evaluation.suite import EvalConfig
+
+    parser = commands.add_parser("eval", help="measure models: FID/KID, diversity, text alignment",
+                                 description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", action="append", default=None,
+                        help="a .safetensors model or bundled name; repeat to compare models (default: shapes)")
+    add_dataclass_arguments(parser, EvalConfig)
+    parser.add_argument("--text-encoder", default=None, help="a local Hugging Face encoder folder (default: MiniLM)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--out", type=Path, default=None, help="folder for report.json, report.md and figures")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
+    import torch
 
-    from llmimg.evaluation.shapes_alignment import EVAL_SPLITS, evaluate_shapes, format_table
+    from llmimg.evaluation.report import summary_table, write_report
+    from llmimg.evaluation.suite import Contestant, EvalConfig, run_evaluation
+    from llmimg.models.registry import build_generator
+    from llmimg.pipeline.export import LoadedModel
     from llmimg.pipeline.generate import Pipeline, sample
+    from llmimg.text.encoder import TextEncoder
 
-    if args.data != "shapes":
-        raise ValueError(f"eval supports --data shapes for now, got {args.data!r}")
-    if args.n < 1:
-        raise ValueError(f"--n must be at least 1, got {args.n}")
-    pipe = Pipeline.load(args.model, args.text_encoder, args.device)
+    config = dataclass_from_args(EvalConfig, args)
+    config.validate()
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a file: give a folder for the report")
+    encoder = TextEncoder.load(args.text_encoder)
+    pipelines = [Pipeline.load(model, encoder, args.device) for model in args.model or [None]]
+    resolutions = {pipe.config.resolution for pipe in pipelines}
+    if len(resolutions) > 1:
+        raise ValueError(f"models of different resolutions ({sorted(resolutions)}) can't share one report")
 
-    def draw(prompts, seeds):
-        return sample(pipe.model.generator, pipe.text_encoder, prompts, seeds, args.batch_size, pipe.device)
+    def contestant(pipe: Pipeline, kind: str, info: dict) -> Contestant:
+        def draw(prompts, seeds):
+            return sample(pipe.model.generator, pipe.text_encoder, prompts, seeds, config.batch_size, pipe.device)
 
-    with tqdm(total=args.n * len(EVAL_SPLITS), desc="checking", unit="img", disable=None) as bar:
-        report = evaluate_shapes(draw, n=args.n, seed=args.seed, progress=bar.update)
-    result = {"model": pipe.model.name, "model_sha256": pipe.model.sha256, "data": args.data, "n": args.n,
-              "seed": args.seed, "shapes": report}
-    print(format_table(report))
+        return Contestant(pipe.model.name, kind, draw, info)
+
+    contestants = [contestant(pipe, "model", {"sha256": pipe.model.sha256, "family": pipe.config.family,
+                                              "parameters": _parameters(pipe)}) for pipe in pipelines]
+    if config.baseline:
+        first = pipelines[0]
+        torch.manual_seed(config.seed)
+        untrained = LoadedModel(build_generator(first.config).eval().to(first.device), first.config,
+                                f"untrained {first.config.family}", "")
+        contestants.append(contestant(Pipeline(untrained, encoder, first.device), "baseline",
+                                      {"family": first.config.family, "parameters": _parameters(first)}))
+    evaluation = run_evaluation(contestants, config, encoder, resolutions.pop(), pipelines[0].device)
+    print(summary_table(evaluation.result))
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2) + "\n")
-        print(f"figures written to {args.out}")
+        write_report(evaluation, args.out, command="llmimg " + shlex.join(args.argv))
+        print(f"report written to {args.out / 'report.md'} (figures in report.json)")
+
+
+def _parameters(pipe) -> int:
+    return sum(p.numel() for p in pipe.model.generator.parameters())

@@ -2,7 +2,10 @@
 
     llmimg generate "a large red circle" --n 4
     llmimg train --data shapes --out runs/shapes64
-    llmimg eval --data shapes --n 1000
+    llmimg eval --model shapes --data shapes --n 1000 --out report/
+    llmimg explain "a small red circle to the left of a large blue square"
+    llmimg prompts --keywords red,circle,left --data shapes --n 10 > prompts.txt
+    llmimg interpolate "a large red circle" "a small blue square" --steps 16 --gif
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ import logging
 import sys
 
 from llmimg import __version__
-from llmimg.cli import evaluate, generate, train
+from llmimg.cli import evaluate, explain, generate, interpolate, prompts, train
 
-COMMANDS = (train, generate, evaluate)
+COMMANDS = (train, generate, evaluate, explain, prompts, interpolate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, recorded in reports
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     from llmimg.pipeline.export import ModelFileError

@@ -6,6 +6,7 @@ an unreadable image yields None, which `collate` drops and counts, so one bad fi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
 DEFAULT_TEMPLATE = "a photo of a {class}"
-BUILTIN = ("shapes",)
+BUILTIN = ("shapes", "fashion", "emoji")
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -56,6 +57,9 @@ class CaptionedFolder(Dataset):
         if not items:
             raise ValueError(f"no images found in {source}")
         self.items = items
+        self.captions = [caption for _, caption in items]
+        listing = "\n".join(f"{path}\t{caption}" for path, caption in items)
+        self.key = "folder-" + hashlib.sha256(listing.encode()).hexdigest()[:16]  # names evaluation caches
         self.transform = transforms.Compose([
             transforms.ToImage(),
             transforms.Resize(resolution, antialias=True),
@@ -115,9 +119,17 @@ def metadata_folder(root: Path, resolution: int) -> CaptionedFolder:
 
 def build_dataset(name: str, resolution: int = 64, split: str = "train", length: int = 100_000, seed: int = 0,
                   template: str = DEFAULT_TEMPLATE) -> Dataset:
-    """A built-in dataset by name (`shapes`) or a folder path (metadata.jsonl, else class subfolders)."""
+    """A built-in dataset by name (`shapes`, `fashion`, `emoji`) or a folder (metadata.jsonl, else class folders)."""
     if name == "shapes":
         return ShapesDataset(split, length, seed, resolution)
+    if name == "fashion":
+        from llmimg.data.fashion import FashionDataset
+
+        return FashionDataset("test" if split == "test" else "train", resolution)
+    if name == "emoji":
+        from llmimg.data.emoji import emoji_dataset
+
+        return emoji_dataset(resolution)
     root = Path(name)
     if not root.is_dir():
         raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN)} or a folder of images")

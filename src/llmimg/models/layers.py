@@ -55,13 +55,31 @@ class WordAttention(nn.Module):
         nn.init.zeros_(self.out.weight)  # a residual branch that starts switched off
         nn.init.zeros_(self.out.bias)
 
-    def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        # x: (B, C, H, W), tokens: (B, T, cond_dim), mask: (B, T) bool -> (B, C, H, W)
-        batch, _, height, width = x.shape
+    def _heads(self, x: torch.Tensor, tokens: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         query = self.query(self.norm(x)).flatten(2).transpose(1, 2)  # (B, HW, cond_dim)
         key, value = self.key_value(tokens).chunk(2, dim=-1)  # (B, T, cond_dim) each
-        split = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)
-        attended = F.scaled_dot_product_attention(split(query), split(key), split(value),
-                                                  attn_mask=mask[:, None, None, :])
+        split = lambda t: t.unflatten(-1, (self.heads, -1)).transpose(1, 2)  # (B, heads, L, cond_dim / heads)
+        return split(query), split(key), split(value)
+
+    @staticmethod
+    def _bias(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """(B, T) mask -> (B, 1, 1, T): a bool mask keeps True tokens; a float one is added to the scores as
+        log-weights (0 keeps a token, -inf drops it), which is how interpolation blends two prompts' words."""
+        return mask[:, None, None, :] if mask.dtype == torch.bool else mask[:, None, None, :].to(dtype)
+
+    def forward(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        # x: (B, C, H, W), tokens: (B, T, cond_dim), mask: (B, T) bool or float log-weights -> (B, C, H, W)
+        batch, _, height, width = x.shape
+        query, key, value = self._heads(x, tokens)
+        attended = F.scaled_dot_product_attention(query, key, value, attn_mask=self._bias(mask, query.dtype))
         attended = attended.transpose(1, 2).flatten(2).transpose(1, 2)  # (B, cond_dim, HW)
         return x + self.out(attended.reshape(batch, -1, height, width))
+
+    def attention_weights(self, x: torch.Tensor, tokens: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What each pixel reads from each token, averaged over heads: (B, H, W, T), rows summing to 1."""
+        batch, _, height, width = x.shape
+        query, key, _ = self._heads(x, tokens)
+        scores = query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5  # (B, heads, HW, T)
+        bias = self._bias(mask, scores.dtype)
+        scores = scores.masked_fill(~bias, float("-inf")) if bias.dtype == torch.bool else scores + bias
+        return scores.softmax(-1).mean(1).reshape(batch, height, width, -1)

@@ -18,7 +18,7 @@ from torch import nn
 
 from llmimg.models.config import ModelConfig
 from llmimg.pipeline.export import LoadedModel, load_model
-from llmimg.text.encoder import TextEncoder
+from llmimg.text.encoder import TextEmbeddings, TextEncoder
 from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
@@ -75,21 +75,32 @@ MIN_ROWS = 4
 
 
 @torch.inference_mode()
+def forward_embeddings(generator: nn.Module, text: TextEmbeddings, noise: torch.Tensor,
+                       device: torch.device | str = "cpu") -> torch.Tensor:
+    """One forward pass for rows of (text embedding, noise): (B, 3, R, R) float, nominally in [-1, 1].
+
+    The step every caller shares: `sample` feeds it encoded prompts and seeded noise, explain feeds it occluded
+    prompts and interpolation blends. Rows are padded to MIN_ROWS (repeating the last), the padding dropped.
+    """
+    rows = len(noise)
+    padding = max(0, MIN_ROWS - rows)
+    if padding:
+        repeat = torch.tensor(list(range(rows)) + [rows - 1] * padding)
+        text = TextEmbeddings(text.tokens[repeat], text.mask[repeat], text.pooled[repeat])
+        noise = noise[repeat]
+    text = text.to(device)  # tokens (B, T, 384), mask (B, T), pooled (B, 384)
+    return generator(noise.to(device), text.tokens, text.mask, text.pooled)[:rows]  # (B, 3, R, R)
+
+
 def sample(generator: nn.Module, text_encoder: TextEncoder, prompts: list[str], seeds: list[int],
            batch_size: int = 64, device: torch.device | str = "cpu") -> np.ndarray:
     """Draw one image per (prompt, seed): (N, H, W, 3) uint8, computed `batch_size` images per forward pass."""
-    noise_dim = generator.config.noise_dim
     outputs = []
     for start in range(0, len(prompts), batch_size):
         chunk_prompts, chunk_seeds = prompts[start:start + batch_size], seeds[start:start + batch_size]
-        rows = len(chunk_prompts)
-        padding = max(0, MIN_ROWS - rows)
-        chunk_prompts += chunk_prompts[-1:] * padding
-        chunk_seeds += chunk_seeds[-1:] * padding
-        text = text_encoder(chunk_prompts).to(device)  # tokens (B, T, 384), mask (B, T), pooled (B, 384)
-        noise = seeded_noise(chunk_seeds, noise_dim).to(device)  # (B, noise_dim)
-        images = generator(noise, text.tokens, text.mask, text.pooled)  # (B, 3, R, R) in [-1, 1]
-        outputs.append(to_uint8(images[:rows]))
+        noise = seeded_noise(chunk_seeds, generator.config.noise_dim)  # (B, noise_dim)
+        images = forward_embeddings(generator, text_encoder(chunk_prompts), noise, device)
+        outputs.append(to_uint8(images))
     if not outputs:
         size = generator.config.resolution
         return np.zeros((0, size, size, 3), np.uint8)
@@ -124,11 +135,12 @@ class Pipeline:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     @classmethod
-    def load(cls, model: str | Path | None = None, text_encoder: str | Path | None = None,
+    def load(cls, model: str | Path | None = None, text_encoder: str | Path | TextEncoder | None = None,
              device: str = "auto") -> Pipeline:
-        """Load a model file or bundled name (default: the bundled shapes model) and its text encoder."""
+        """Load a model file or bundled name (default: the bundled shapes model) and its text encoder (a folder,
+        or an encoder already loaded, which several pipelines can share)."""
         loaded = load_model(resolve_model_path(model))
-        encoder = TextEncoder.load(text_encoder)
+        encoder = text_encoder if isinstance(text_encoder, TextEncoder) else TextEncoder.load(text_encoder)
         if encoder.dim != loaded.config.text_dim:
             raise ValueError(f"text encoder {encoder.name} gives {encoder.dim}-d embeddings; "
                              f"model {loaded.name} expects {loaded.config.text_dim}")
@@ -147,6 +159,20 @@ class Pipeline:
         """(N, H, W, 3) uint8 images for a request, prompt-major."""
         prompts, seeds = request.expanded
         return sample(self.model.generator, self.text_encoder, prompts, seeds, request.batch_size, self.device)
+
+    def explain(self, prompt: str, seed: int = 0, occlude: str = "auto"):
+        """Word-influence maps of the image of (prompt, seed): an `Explanation` (see pipeline/explain.py)."""
+        from llmimg.pipeline.explain import explain
+
+        return explain(self.model.generator, self.text_encoder, prompt, seed, self.device, occlude)
+
+    def interpolate(self, prompt_a: str, prompt_b: str, steps: int = 16, seed: int = 0,
+                    seed_b: int | None = None) -> np.ndarray:
+        """(steps, H, W, 3) uint8 frames from prompt A to prompt B (and from seed to seed_b, if given)."""
+        from llmimg.pipeline.interpolate import interpolate
+
+        return interpolate(self.model.generator, self.text_encoder, prompt_a, prompt_b, steps, seed, seed_b,
+                           self.device)
 
     def __call__(self, prompts: list[str] | str, n: int = 1, seed: int = 0) -> list[Image.Image]:
         if isinstance(prompts, str):

@@ -119,6 +119,34 @@ class TextEncoder:
             log.warning("prompt of %d tokens truncated to the encoder's %d: %r", length, self.max_length,
                         text[:60] + "...")
         batch = self.tokenizer([text], truncation=True, max_length=self.max_length, return_tensors="pt")
-        hidden = self.model(**batch).last_hidden_state.float()[0]  # (T, D)
+        return self._embed_ids(batch["input_ids"][0].tolist())
+
+    def _embed_ids(self, input_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        ids = torch.tensor([input_ids])
+        hidden = self.model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.float()[0]  # (T, D)
         pooled = nn.functional.normalize(hidden.mean(0), dim=-1)  # mean over tokens (no padding here)
         return hidden.clone(), pooled
+
+    def words(self, prompt: str) -> tuple[list[str], list[list[int]]]:
+        """The normalised prompt's words and, for each, the positions of its tokens in the encoded sequence."""
+        words = normalise_prompt(prompt).split()
+        if not words:
+            raise ValueError("empty prompt: describe the image in words")
+        word_ids = self.tokenizer(words, is_split_into_words=True, truncation=True,
+                                  max_length=self.max_length).word_ids()
+        return words, [[t for t, w in enumerate(word_ids) if w == i] for i in range(len(words))]
+
+    @torch.inference_mode()
+    def occlusions(self, prompt: str) -> tuple[list[str], TextEmbeddings]:
+        """Row 0: the prompt; row 1 + i: the prompt with word i replaced by the mask token at the input, so the
+        language model reads "[MASK]" where the word was and no trace of it reaches any token or the pooled vector.
+        Encoders without a mask token drop the word instead."""
+        words, spans = self.words(prompt)
+        input_ids = self.tokenizer(words, is_split_into_words=True, truncation=True,
+                                   max_length=self.max_length)["input_ids"]
+        replacement = [self.tokenizer.mask_token_id] if self.tokenizer.mask_token_id is not None else []
+        rows = [self._encode_one(normalise_prompt(prompt))]  # exactly what generation reads for this prompt
+        for span in spans:  # a word's tokens are contiguous; a word cut off by truncation has none
+            ids = input_ids[:span[0]] + replacement + input_ids[span[-1] + 1:] if span else input_ids
+            rows.append(self._embed_ids(ids))
+        return words, TextEmbeddings.stack(rows)

