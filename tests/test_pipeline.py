@@ -32,12 +32,19 @@ def test_same_seed_same_image_alone_or_in_a_batch(pipe):
     assert np.array_equal(chunked, batch)
 
 
-@pytest.mark.parametrize("name, family", [(None, "gan"), ("shapes-vae", "vae")])
+@pytest.mark.parametrize("name, family", [(None, "gan"), ("shapes-vae", "vae"), ("fashion", "gan"), ("emoji", "gan")])
 def test_bundled_models_load_by_name(name, family):
     pipe = Pipeline.load(name, device="cpu")
     assert pipe.config.family == family and pipe.config.resolution == 64
     image = pipe("a large red circle")[0]
     assert image.size == (64, 64)
+
+
+def test_emoji_model_carries_the_twemoji_attribution():
+    from llmimg.pipeline.export import read_metadata
+    from llmimg.pipeline.generate import resolve_model_path
+
+    assert "CC-BY 4.0" in read_metadata(resolve_model_path("emoji"))["data_attribution"]
 
 
 @pytest.mark.parametrize("kwargs, message", [

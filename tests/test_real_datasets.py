@@ -35,3 +35,24 @@ def test_emoji_counts_captions_and_white_background():
     image, _ = emoji[index]
     assert image.shape == (3, 64, 64) and -1 <= image.min() and image.max() <= 1
     assert image[:, 0, 0].tolist() == [1.0, 1.0, 1.0]  # transparent corner composited on white
+
+
+def test_fashion_evaluation_source_uses_the_official_split():
+    from llmimg.evaluation.real_data import real_source
+
+    source = real_source("fashion", 32, seed=0)
+    halves = source.halves(20)
+    assert halves.reference.shape == (20, 32, 32, 3) and halves.reference.dtype == np.uint8
+    assert source.classes == fashion.CLASSES and source.key == "fashion-test"
+    images, captions = source.judge_pairs(50)  # from the training split, disjoint from the test halves
+    assert len(images) == 50 and all(any(name in c for name in fashion.CLASSES) for c in captions)
+
+
+@pytest.mark.parametrize("data", ["fashion", "emoji"])
+def test_train_runs_on_the_real_datasets(tmp_path, data):
+    from llmimg.cli.main import main
+
+    out = tmp_path / "run"
+    assert main(["train", "--data", data, "--model", "gan-tiny", "--batch-size", "4", "--dry-run",
+                 "--out", str(out)]) == 0
+    assert not out.exists()  # a dry run writes nothing

@@ -1,7 +1,8 @@
 """llmimg eval --model shapes --model shapes-vae --data shapes --n 1000 --out report/
 
 Measure models against real data, offline: FID and KID (Inception-v3 features), per-prompt diversity next to the
-real images', and text alignment (the exact checker on `shapes`; a learned judge's R-precision on other data). The
+real images', and text alignment (the exact checker on `shapes`; a learned class judge on `fashion`; a learned
+judge's R-precision on other data, such as `emoji` or your folder). The
 rows are: two halves of real data (the floor), each --model, and an untrained generator (--no-baseline drops it).
 Prints the summary table; --out writes report.json, report.md and its plots and sample grids.
 """
@@ -21,7 +22,8 @@ def add_parser(commands) -> None:
     parser = commands.add_parser("eval", help="measure models: FID/KID, diversity, text alignment",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", default=None,
-                        help="a .safetensors model or bundled name; repeat to compare models (default: shapes)")
+                        help="a .safetensors model or bundled name (shapes, shapes-vae, fashion, emoji); repeat to "
+                             "compare models (default: shapes)")
     add_dataclass_arguments(parser, EvalConfig)
     parser.add_argument("--text-encoder", default=None, help="a local Hugging Face encoder folder (default: MiniLM)")
     parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")

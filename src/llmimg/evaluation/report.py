@@ -205,7 +205,9 @@ def _plot_diversity(result: dict, path: Path) -> bool:
     if "diversity" not in result["metrics"]:
         return False
     rows = result["rows"]
-    real = np.array(rows[0]["diversity"]["per_prompt"])
+    real = np.array(rows[0]["diversity"]["per_prompt"], dtype=float)
+    if not np.isfinite(real).any():  # no caption with two real images (emoji): nothing to compare against
+        return False
     figure, axis = plt.subplots(figsize=(5, 4.5))
     for row in rows[1:]:
         axis.scatter(real, row["diversity"]["per_prompt"], label=row["name"], s=18)

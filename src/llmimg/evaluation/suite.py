@@ -35,7 +35,7 @@ DIVERSITY_SEED_OFFSET = 1_000_000  # the diversity images use seeds apart from t
 
 @dataclass(frozen=True)
 class EvalConfig:
-    data: str = "shapes"  # `shapes`, or a folder of captioned images (class subfolders or metadata.jsonl)
+    data: str = "shapes"  # shapes, fashion, emoji, or a folder of captioned images (class folders or metadata.jsonl)
     n: int = 1000  # images per FID/KID set (each real half, each model); prompts per checker split
     seed: int = 0  # picks the real images, the prompts and the noise: same seed, same figures
     metrics: str = "auto"  # comma-separated: fid,kid,diversity,checker,r-precision,classifier; auto: what applies
@@ -49,7 +49,10 @@ class EvalConfig:
 
     def chosen_metrics(self, is_shapes: bool, has_classes: bool = False) -> tuple[str, ...]:
         if self.metrics == "auto":
-            applies = {"checker": is_shapes, "r-precision": not is_shapes, "classifier": has_classes}
+            # one alignment judge per dataset: the exact checker, else a class judge, else R-precision (with
+            # templated class captions, R-precision would count "a sneaker" vs "a photo of a sneaker" as a miss)
+            applies = {"checker": is_shapes, "classifier": has_classes,
+                       "r-precision": not is_shapes and not has_classes}
             return tuple(m for m in METRICS if applies.get(m, True))
         chosen = tuple(m.strip() for m in self.metrics.split(",") if m.strip())
         unknown = [m for m in chosen if m not in METRICS]

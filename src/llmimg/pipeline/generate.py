@@ -24,7 +24,8 @@ from llmimg.text.prompt import normalise_prompt
 log = logging.getLogger(__name__)
 
 # name -> file in llmimg/weights
-BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors", "shapes-vae": "vae64.safetensors"}
+BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors", "shapes-vae": "vae64.safetensors",
+           "fashion": "fashion64.safetensors", "emoji": "emoji64.safetensors"}
 DEFAULT_MODEL = "shapes"
 
 
