@@ -42,10 +42,8 @@ def build_prompts(keywords: list[str], n: int = 10, data: str | None = None, tem
     rng = np.random.default_rng(seed)
     if data == "shapes":
         draw = _shapes_drawer(keywords, templates)
-    elif data is None or not templates:
-        draw = _generic_drawer(keywords, list(templates or GENERIC_TEMPLATES))
     else:
-        draw = _generic_drawer(keywords, templates)
+        draw = _generic_drawer(keywords, list(templates or GENERIC_TEMPLATES))
     prompts: list[str] = []
     for _ in range(n * MAX_ATTEMPTS):
         prompt = draw(rng, len(prompts))
@@ -112,8 +110,8 @@ def _shapes_drawer(keywords: list[str], templates: list[str] | None):
                           size2=pick(rng, "size", 1, shapes.SIZES),
                           colour2=pick(rng, "colour", 1, shapes.COLOURS, avoid=first["colour"]),
                           shape2=pick(rng, "shape", 1, shapes.SHAPES))
-        grammar = [SHAPES_TWO if two else SHAPES_ONE]
-        template = (templates or grammar)[index % len(templates or grammar)]
+        choices = templates or [SHAPES_TWO if two else SHAPES_ONE]
+        template = choices[index % len(choices)]
         caption = template.format(**fields)
         try:
             return shapes.parse_caption(caption).caption  # canonical spelling

@@ -30,7 +30,8 @@ MIN_JUDGE_PAIRS = 64  # a folder keeps at least this many images out of the halv
 
 
 def resize(images: np.ndarray, resolution: int) -> np.ndarray:
-    """(N, H, W, 3) uint8 to (N, R, R, 3): box filter when shrinking, nearest when enlarging (the contract's rule)."""
+    """(N, H, W, 3) uint8 to (N, R, R, 3): box filter when shrinking, nearest when enlarging (the contract's rule;
+    the checker judges every image at 64 x 64 through this too)."""
     if images.shape[1] == resolution:
         return images
     filter_ = Image.BOX if images.shape[1] > resolution else Image.NEAREST
@@ -133,8 +134,8 @@ class FolderSource:
     def judge_pairs(self, limit: int) -> tuple[np.ndarray, list[str]]:
         """Images outside both halves (call `halves` first), or from `judge_dataset`."""
         if self.judge_dataset is not None:
-            order = np.random.default_rng(self.seed).permutation(len(self.judge_dataset))
-            images, captions, _ = FolderSource(self.judge_dataset, self.resolution, self.seed)._read(order, limit)
+            other = FolderSource(self.judge_dataset, self.resolution, self.seed)
+            images, captions, _ = other._read(other.order, limit)
             return images, captions
         images, captions, _ = self._read(self.order[self._used:], limit)
         return images, captions

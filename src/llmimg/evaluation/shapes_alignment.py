@@ -5,24 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from PIL import Image
 
 from llmimg.data import shapes
 from llmimg.data.checker import ATTRIBUTES, CheckResult, check_scene
+from llmimg.evaluation.real_data import resize
 
 EVAL_SPLITS = ("test-seen", "test-heldout")
 GROUPS = ("all", "one-object", "two-object")
 
 # (prompts, seeds) -> (N, H, W, 3) uint8: the pipeline's generation path, or a trainer's EMA generator
 Draw = Callable[[list[str], list[int]], np.ndarray]
-
-
-def _to_canvas(image: np.ndarray) -> np.ndarray:
-    """Judge at the contract's 64 x 64: other resolutions are resized (box filter when shrinking)."""
-    if image.shape[0] == shapes.CANVAS:
-        return image
-    resample = Image.BOX if image.shape[0] > shapes.CANVAS else Image.NEAREST
-    return np.asarray(Image.fromarray(image).resize((shapes.CANVAS,) * 2, resample))
 
 
 def _summarise(results: list[CheckResult]) -> dict[str, float]:
@@ -52,7 +44,7 @@ def evaluate_shapes(draw: Draw, n: int = 1000, seed: int = 0, progress: Callable
         results = {"one-object": [], "two-object": []}
         for scene, image in zip(scenes, images):
             group = "one-object" if len(scene.objects) == 1 else "two-object"
-            results[group].append(check_scene(_to_canvas(image), scene))
+            results[group].append(check_scene(resize(image[None], shapes.CANVAS)[0], scene))
             if progress is not None:
                 progress(1)
         report[split] = {

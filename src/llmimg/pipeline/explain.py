@@ -50,10 +50,6 @@ class Explanation:
     occlude: str = "tokens"  # how the word was taken away: "tokens" or "input" (see the module doc)
 
 
-def _rows(text: TextEmbeddings, rows: slice) -> TextEmbeddings:
-    return TextEmbeddings(text.tokens[rows], text.mask[rows], text.pooled[rows])
-
-
 OCCLUSIONS = ("auto", "tokens", "input")  # auto: tokens when the generator has word attention, else input
 
 
@@ -77,12 +73,12 @@ def explain(generator: nn.Module, text_encoder: TextEncoder, prompt: str, seed: 
         text = TextEmbeddings(base.tokens.expand(count, -1, -1), keep, base.pooled.expand(count, -1))
     noise = seeded_noise([seed], generator.config.noise_dim)
     images = []
-    for start in range(0, len(text.pooled), BATCH):
-        chunk = _rows(text, slice(start, start + BATCH))
-        images.append(forward_embeddings(generator, chunk, noise.expand(len(chunk.pooled), -1), device).float())
+    for start in range(0, len(text), BATCH):
+        chunk = text[start:start + BATCH]
+        images.append(forward_embeddings(generator, chunk, noise.expand(len(chunk), -1), device).float())
     images = torch.cat(images).clamp(-1, 1).cpu()  # (1 + words, 3, H, W)
     maps = (images[1:] - images[:1]).norm(dim=1)  # (words, H, W)
-    attention = _attention_maps(generator, spans, _rows(text, slice(0, 1)), noise, device)
+    attention = _attention_maps(generator, spans, text[:1], noise, device)
     return Explanation(prompt, seed, words, to_uint8(images[:1])[0], maps.numpy().astype(np.float32), attention,
                        occlude)
 

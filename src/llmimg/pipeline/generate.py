@@ -87,7 +87,7 @@ def forward_embeddings(generator: nn.Module, text: TextEmbeddings, noise: torch.
     padding = max(0, MIN_ROWS - rows)
     if padding:
         repeat = torch.tensor(list(range(rows)) + [rows - 1] * padding)
-        text = TextEmbeddings(text.tokens[repeat], text.mask[repeat], text.pooled[repeat])
+        text = text[repeat]
         noise = noise[repeat]
     text = text.to(device)  # tokens (B, T, 384), mask (B, T), pooled (B, 384)
     return generator(noise.to(device), text.tokens, text.mask, text.pooled)[:rows]  # (B, 3, R, R)

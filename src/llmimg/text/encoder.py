@@ -39,6 +39,13 @@ class TextEmbeddings:
     def to(self, device: torch.device | str) -> TextEmbeddings:
         return TextEmbeddings(self.tokens.to(device), self.mask.to(device), self.pooled.to(device))
 
+    def __getitem__(self, rows) -> TextEmbeddings:
+        """Rows by index, slice or index tensor, e.g. `emb[1:3]`."""
+        return TextEmbeddings(self.tokens[rows], self.mask[rows], self.pooled[rows])
+
+    def __len__(self) -> int:
+        return len(self.pooled)
+
     @staticmethod
     def stack(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> TextEmbeddings:
         """Batch per-prompt (tokens (T_i, D), pooled (D,)) pairs, padding to the longest."""
