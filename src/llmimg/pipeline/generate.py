@@ -137,9 +137,12 @@ class Pipeline:
 
     @classmethod
     def load(cls, model: str | Path | None = None, text_encoder: str | Path | TextEncoder | None = None,
-             device: str = "auto") -> Pipeline:
+             device: str = "auto", backend: str = "eager") -> Pipeline:
         """Load a model file or bundled name (default: the bundled shapes model) and its text encoder (a folder,
         or an encoder already loaded, which several pipelines can share)."""
+        from llmimg.pipeline.backends import check_backend
+
+        check_backend(backend)
         loaded = load_model(resolve_model_path(model))
         encoder = text_encoder if isinstance(text_encoder, TextEncoder) else TextEncoder.load(text_encoder)
         if encoder.dim != loaded.config.text_dim:
