@@ -21,6 +21,8 @@ def add_parser(commands) -> None:
     add_dataclass_arguments(parser, GenerationRequest, skip=("prompts",))
     parser.set_defaults(n=4)
     add_model_arguments(parser)
+    parser.add_argument("--backend", default="eager",
+                        help="eager (default), bf16, compile, compile-bf16, onnx or onnx-int8 (docs/BENCHMARKS.md)")
     parser.add_argument("--out", type=Path, default=Path("outputs"), help="folder for the PNGs (default: outputs)")
     parser.add_argument("--grid", action=argparse.BooleanOptionalAction, default=True, help="also write grid.png")
     parser.set_defaults(run=run)
@@ -46,18 +48,20 @@ def read_prompts(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> None:
+    from llmimg.pipeline.backends import check_backend
     from llmimg.pipeline.generate import GenerationRequest, Pipeline
     from llmimg.pipeline.grid import save_grid
     from llmimg.pipeline.png import file_stem, image_metadata, save_png
 
     # 1. validate everything before loading or writing anything
     request = GenerationRequest(read_prompts(args), n=args.n, seed=args.seed, batch_size=args.batch_size)
-    pipe = Pipeline.load(args.model, args.text_encoder, args.device)
+    check_backend(args.backend)
+    pipe = Pipeline.load(args.model, args.text_encoder, args.device, backend=args.backend)
     # 2. draw all images in memory; a failure here leaves the output folder untouched
     images = pipe.generate(request)
     prompts, seeds = request.expanded
     settings = {"n": request.n, "batch_size": request.batch_size, "resolution": pipe.config.resolution,
-                "family": pipe.config.family, "text_encoder": pipe.text_encoder.name}
+                "family": pipe.config.family, "text_encoder": pipe.text_encoder.name, "backend": pipe.backend}
     # 3. write each file atomically
     args.out.mkdir(parents=True, exist_ok=True)
     for index, (image, prompt, seed) in enumerate(zip(images, prompts, seeds)):

@@ -6,6 +6,8 @@
     llmimg explain "a small red circle to the left of a large blue square"
     llmimg prompts --keywords red,circle,left --data shapes --n 10 > prompts.txt
     llmimg interpolate "a large red circle" "a small blue square" --steps 16 --gif
+    llmimg export --model shapes --format onnx --out shapes-onnx/
+    llmimg bench --backends eager,onnx --vs-diffusion --out bench/
 """
 
 from __future__ import annotations
@@ -15,9 +17,9 @@ import logging
 import sys
 
 from llmimg import __version__
-from llmimg.cli import evaluate, explain, generate, interpolate, prompts, train
+from llmimg.cli import bench, evaluate, explain, export, generate, interpolate, prompts, train
 
-COMMANDS = (train, generate, evaluate, explain, prompts, interpolate)
+COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, export, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,12 +1,127 @@
-"""Inference backends: how the generator's forward pass is run. Every backend draws the same images as eager fp32
-within a stated tolerance (tests/test_backends.py)."""
+"""Inference backends: how the generator (and, for ONNX, the language model) runs.
+
+    pipe = Pipeline.load("shapes", backend="bf16")      # or: llmimg generate ... --backend bf16
+
+Every backend draws the images of eager fp32 within the tolerance stated here, measured on the bundled shapes
+model as the mean absolute difference in 0-255 levels over the pixels of a fixed set of prompts and seeds
+(tests/test_backends.py). Explanations and interpolations always run eager fp32 (they hook into the network).
+"""
 
 from __future__ import annotations
 
-BACKENDS = ("eager",)  # more are added by the acceleration work
+import copy
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from torch import nn
+
+from llmimg.pipeline.export import LoadedModel
+from llmimg.text.encoder import TextEncoder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Backend:
+    name: str
+    description: str
+    tolerance: float  # mean |difference| from eager fp32 in 0-255 levels allowed by tests/test_backends.py
+
+
+BACKENDS = {b.name: b for b in (
+    Backend("eager", "PyTorch eager, float32 (the reference)", 0.0),
+    Backend("bf16", "PyTorch eager, bfloat16 weights and activations, channels_last", 3.0),
+    Backend("compile", "torch.compile (Inductor), float32", 0.05),
+    Backend("compile-bf16", "torch.compile (Inductor), bfloat16, channels_last", 3.0),
+    Backend("onnx", "ONNX Runtime, float32 (generator and language model)", 0.05),
+    Backend("onnx-int8", "ONNX Runtime, float32 generator, int8 language model (dynamic quantisation)", 12.0),
+)}
 
 
 def check_backend(backend: str) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     return backend
+
+
+class Bfloat16Generator(nn.Module):
+    """A bfloat16, channels_last copy of a generator behind the float32 interface (inputs cast in, images out)."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.config = generator.config
+        self.generator = copy.deepcopy(generator).to(torch.bfloat16).to(memory_format=torch.channels_last)
+
+    def forward(self, noise, tokens, mask, pooled):
+        cast = torch.bfloat16
+        mask = mask if mask.dtype == torch.bool else mask.to(cast)
+        return self.generator(noise.to(cast), tokens.to(cast), mask, pooled.to(cast)).float()
+
+
+class OnnxRuntimeGenerator(nn.Module):
+    """An exported generator run by onnxruntime, behind the torch interface of `forward_embeddings`."""
+
+    def __init__(self, config, onnx_generator):
+        super().__init__()
+        self.config, self.onnx_generator = config, onnx_generator
+
+    def forward(self, noise, tokens, mask, pooled):
+        mask = mask.numpy() if mask.dtype == torch.bool else mask.float().numpy()
+        return torch.from_numpy(self.onnx_generator(noise.numpy(), tokens.float().numpy(), mask,
+                                                    pooled.float().numpy()))
+
+
+class OnnxLanguageModel:
+    """An exported language model with the call signature `TextEncoder` uses of a transformers model."""
+
+    def __init__(self, session, hidden_size: int):
+        self.session, self.config = session, SimpleNamespace(hidden_size=hidden_size)
+
+    def eval(self) -> OnnxLanguageModel:
+        return self
+
+    def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> SimpleNamespace:
+        hidden = self.session.run(None, {"input_ids": input_ids.numpy().astype(np.int64),
+                                         "attention_mask": attention_mask.numpy().astype(np.int64)})[0]
+        return SimpleNamespace(last_hidden_state=torch.from_numpy(hidden))
+
+
+def onnx_folder(model: LoadedModel, text_encoder: TextEncoder) -> Path:
+    """The ONNX export of (model, encoder) in the llmimg cache, written on first use."""
+    from llmimg.evaluation.cache import cache_dir
+    from llmimg.pipeline.onnx_export import export_onnx
+    from llmimg.pipeline.onnx_runtime import MANIFEST
+
+    folder = cache_dir() / "onnx" / f"{model.name}-{model.sha256[:16]}-{text_encoder.name}"
+    if not (folder / MANIFEST).is_file():
+        log.info("exporting %s to ONNX in %s (once)", model.name, folder)
+        export_onnx(model, text_encoder, folder)
+    return folder
+
+
+def prepare_backend(model: LoadedModel, text_encoder: TextEncoder, backend: str,
+                    device: torch.device) -> tuple[nn.Module, TextEncoder]:
+    """(the generator to run, the text encoder to use) for a backend; eager returns them unchanged."""
+    check_backend(backend)
+    generator = model.generator
+    if backend == "eager":
+        return generator, text_encoder
+    if backend == "bf16":
+        return Bfloat16Generator(generator), text_encoder
+    if backend.startswith("compile"):
+        base = Bfloat16Generator(generator) if backend == "compile-bf16" else generator
+        return torch.compile(base, dynamic=True), text_encoder
+    if device.type != "cpu":
+        raise ValueError(f"backend {backend} runs on the CPU (onnxruntime's CPU provider); use --device cpu")
+    from llmimg.pipeline.onnx_runtime import OnnxPipeline
+
+    onnx = OnnxPipeline.load(onnx_folder(model, text_encoder), int8_text=backend == "onnx-int8",
+                             threads=torch.get_num_threads())
+    language_model = OnnxLanguageModel(onnx.text_encoder.session, text_encoder.dim)
+    encoder = TextEncoder(language_model, text_encoder.tokenizer, text_encoder.name, text_encoder.max_length,
+                          text_encoder.cache_size)
+    return OnnxRuntimeGenerator(model.config, onnx.generator), encoder

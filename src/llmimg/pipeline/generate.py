@@ -134,13 +134,16 @@ class Pipeline:
     model: LoadedModel
     text_encoder: TextEncoder
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    backend: str = "eager"  # how the generator runs (llmimg.pipeline.backends)
+    runner: nn.Module | None = None  # the backend's generator; None: the model's own, eager fp32
 
     @classmethod
     def load(cls, model: str | Path | None = None, text_encoder: str | Path | TextEncoder | None = None,
              device: str = "auto", backend: str = "eager") -> Pipeline:
         """Load a model file or bundled name (default: the bundled shapes model) and its text encoder (a folder,
-        or an encoder already loaded, which several pipelines can share)."""
-        from llmimg.pipeline.backends import check_backend
+        or an encoder already loaded, which several pipelines can share), to run with `backend`
+        (eager, bf16, compile, compile-bf16, onnx, onnx-int8: see llmimg/pipeline/backends.py)."""
+        from llmimg.pipeline.backends import check_backend, prepare_backend
 
         check_backend(backend)
         loaded = load_model(resolve_model_path(model))
@@ -153,7 +156,8 @@ class Pipeline:
                         loaded.name, loaded.config.text_encoder, encoder.name)
         target = pick_device(device)
         loaded.generator.to(target)
-        return cls(loaded, encoder, target)
+        runner, encoder = prepare_backend(loaded, encoder, backend, target)
+        return cls(loaded, encoder, target, backend, runner)
 
     @property
     def config(self) -> ModelConfig:
@@ -162,17 +166,18 @@ class Pipeline:
     def generate(self, request: GenerationRequest) -> np.ndarray:
         """(N, H, W, 3) uint8 images for a request, prompt-major."""
         prompts, seeds = request.expanded
-        return sample(self.model.generator, self.text_encoder, prompts, seeds, request.batch_size, self.device)
+        generator = self.runner if self.runner is not None else self.model.generator
+        return sample(generator, self.text_encoder, prompts, seeds, request.batch_size, self.device)
 
     def explain(self, prompt: str, seed: int = 0, occlude: str = "auto"):
-        """Word-influence maps of the image of (prompt, seed): an `Explanation` (see pipeline/explain.py)."""
+        """(Eager fp32, whatever the backend.) Word-influence maps of the image of (prompt, seed): an `Explanation` (see pipeline/explain.py)."""
         from llmimg.pipeline.explain import explain
 
         return explain(self.model.generator, self.text_encoder, prompt, seed, self.device, occlude)
 
     def interpolate(self, prompt_a: str, prompt_b: str, steps: int = 16, seed: int = 0,
                     seed_b: int | None = None) -> np.ndarray:
-        """(steps, H, W, 3) uint8 frames from prompt A to prompt B (and from seed to seed_b, if given)."""
+        """(Eager fp32, whatever the backend.) (steps, H, W, 3) uint8 frames from prompt A to prompt B (and from seed to seed_b, if given)."""
         from llmimg.pipeline.interpolate import interpolate
 
         return interpolate(self.model.generator, self.text_encoder, prompt_a, prompt_b, steps, seed, seed_b,

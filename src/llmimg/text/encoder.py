@@ -104,6 +104,10 @@ class TextEncoder:
             parts.append(self._cache[key])
         return TextEmbeddings.stack(parts)
 
+    def clear_cache(self) -> None:
+        """Forget every cached prompt (benchmarks use it to time the language model)."""
+        self._cache.clear()
+
     def _remember(self, key: str, value: tuple[torch.Tensor, torch.Tensor]) -> None:
         self._cache[key] = value
         while len(self._cache) > self.cache_size:

@@ -1,0 +1,116 @@
+"""Speed of one backend: generator alone, language model alone and prompt-to-PNG, per batch size.
+
+Each backend is measured in a fresh process by default (`isolate`), so its peak memory is its own and a compiled
+backend's threads cannot slow the next one down.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
+
+import torch
+
+from llmimg.benchmark.config import BenchConfig
+from llmimg.benchmark.measure import peak_rss_mb, time_call
+from llmimg.data import shapes
+from llmimg.pipeline.generate import GenerationRequest, Pipeline, forward_embeddings, seeded_noise
+from llmimg.pipeline.png import image_metadata, png_bytes
+
+
+def bench_prompts(count: int) -> list[str]:
+    """`count` distinct shapes captions (test-seen split), the same every run."""
+    captions = dict.fromkeys(scene.caption for scene in shapes.sample_scenes("test-seen", 20 * count, seed=7))
+    return list(captions)[:count]
+
+
+def prompt_to_png(pipe: Pipeline, prompts: list[str], seed: int = 0) -> list[bytes]:
+    """What a user waits for: prompt strings to PNG files (with metadata) in memory."""
+    images = pipe.generate(GenerationRequest(prompts, n=1, seed=seed))
+    settings = {"resolution": pipe.config.resolution, "backend": pipe.backend}
+    return [png_bytes(image, image_metadata(prompt, seed + k, pipe.model.name, pipe.model.sha256, settings))
+            for k, (prompt, image) in enumerate(zip(prompts, images))]
+
+
+def checker_pass_rate(pipe: Pipeline, n: int) -> float | None:
+    """Share of `n` test-seen shapes prompts whose image passes the exact checker (None for other datasets)."""
+    if n <= 0 or pipe.config.dataset != "shapes":
+        return None
+    from llmimg.evaluation.shapes_alignment import evaluate_shapes
+
+    draw = lambda prompts, seeds: pipe.generate(GenerationRequest(prompts, n=1, seed=seeds[0]))  # noqa: E731
+    return evaluate_shapes(draw, n=n, seed=0)["test-seen"]["all"]["pass"]
+
+
+def measure_backend(config: BenchConfig, backend: str) -> dict:
+    """One backend's row set: per batch size, timings of each stage, images/s, peak memory, pass rate."""
+    device = torch.device(config.device)
+    pipe = Pipeline.load(config.model, config.text_encoder, device=config.device, backend=backend)
+    generator = pipe.runner if pipe.runner is not None else pipe.model.generator
+    encoder = pipe.text_encoder
+    timed = dict(warmup=config.warmup, min_samples=config.min_samples, min_seconds=config.min_seconds)
+    rows = []
+    for batch in config.integers(config.batch_sizes):
+        prompts = bench_prompts(batch)
+        text = encoder(prompts)
+        noise = seeded_noise(list(range(batch)), pipe.config.noise_dim)
+        generator_only = time_call(lambda: forward_embeddings(generator, text, noise, device), device=device,
+                                   **timed)
+
+        def encode_fresh():
+            encoder.clear_cache()
+            encoder(prompts)
+
+        text_only = time_call(encode_fresh, **timed)
+        encoder(prompts)
+        cached = time_call(lambda: prompt_to_png(pipe, prompts), **timed)
+
+        def end_to_end_fresh():
+            encoder.clear_cache()
+            prompt_to_png(pipe, prompts)
+
+        fresh = time_call(end_to_end_fresh, **timed)
+        images = pipe.generate(GenerationRequest(prompts[:1]))
+        png = time_call(lambda: png_bytes(images[0], {"prompt": prompts[0]}), **timed)
+        rows.append({
+            "batch": batch,
+            "generator": generator_only.as_dict(),
+            "text_encoder_fresh": text_only.as_dict(),
+            "end_to_end_cached": cached.as_dict(),
+            "end_to_end_fresh": fresh.as_dict(),
+            "png_per_image": png.as_dict(),
+            "generator_images_per_s": round(batch / (generator_only.median_ms / 1000), 1),
+            "end_to_end_cached_images_per_s": round(batch / (cached.median_ms / 1000), 1),
+        })
+    versus = None
+    if config.vs_diffusion:  # the same stage the diffusion peer is timed on: prompts to uint8 images, text cached
+        prompts = bench_prompts(config.peer_batch)
+        request = GenerationRequest(prompts)
+        pipe.generate(request)
+        versus = time_call(lambda: pipe.generate(request), **timed).median_ms / len(prompts)
+    memory = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else peak_rss_mb())
+    return {"backend": backend, "rows": rows, "peak_memory_mb": round(memory, 1),
+            "memory_kind": "CUDA max allocated" if device.type == "cuda" else "process peak RSS",
+            "checker_pass_rate": checker_pass_rate(pipe, config.check_n), "threads": torch.get_num_threads(),
+            "versus_ms_per_image": versus}
+
+
+def measure_backends(config: BenchConfig, progress=None) -> list[dict]:
+    results = []
+    for backend in config.backend_list:
+        if config.isolate:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+                results.append(pool.submit(measure_backend, config, backend).result())
+        else:
+            results.append(measure_backend(config, backend))
+        if progress is not None:
+            progress(results[-1])
+    return results
+
+
+def generator_inputs(pipe: Pipeline, batch: int = 64) -> tuple[torch.Tensor, ...]:
+    """(noise, tokens, mask, pooled) of `batch` distinct prompts: what FLOPs are counted on."""
+    text = pipe.text_encoder(bench_prompts(batch))
+    noise = seeded_noise(list(range(batch)), pipe.config.noise_dim)
+    return noise, text.tokens, text.mask, text.pooled

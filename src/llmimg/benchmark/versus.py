@@ -1,0 +1,92 @@
+"""`llmimg bench --vs-diffusion`: the diffusion peer measured like the GAN, and the speed-quality plot."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import torch
+
+from llmimg.benchmark.config import BenchConfig
+from llmimg.benchmark.measure import time_call
+from llmimg.benchmark.speed import bench_prompts
+from llmimg.evaluation.shapes_alignment import evaluate_shapes
+from llmimg.text.encoder import TextEncoder
+
+BUNDLED_PEER = "diffusion_peer64.safetensors"
+
+
+def peer_path(config: BenchConfig) -> Path:
+    if config.peer:
+        return Path(config.peer)
+    return Path(str(resources.files("llmimg") / "weights" / BUNDLED_PEER))
+
+
+def measure_peer(config: BenchConfig, progress=None) -> dict:
+    """ms per image (prompts to uint8 images, text cached, `peer_batch` per call) and checker pass rate of the
+    peer with DDIM and with DPM-Solver++ at each configured step count."""
+    from llmimg.peers.diffusion import load_peer, sample_diffusion
+
+    path = peer_path(config)
+    if not path.is_file():
+        raise FileNotFoundError(f"diffusion peer checkpoint not found: {path} "
+                                "(train one with benchmarks/train_diffusion_peer.py, pass it with --peer)")
+    unet, peer_config, metadata = load_peer(path)
+    device = torch.device(config.device)
+    unet.to(device)
+    text_encoder = TextEncoder.load(config.text_encoder)
+    prompts = bench_prompts(config.peer_batch)
+    seeds = list(range(len(prompts)))
+    runs = [("ddim", steps) for steps in config.integers(config.ddim_steps)]
+    runs += [("dpm", steps) for steps in config.integers(config.few_steps)]
+    rows = []
+    for sampler, steps in runs:
+        draw = lambda p, s: sample_diffusion(unet, peer_config, text_encoder, p, s, steps, sampler,  # noqa: E731
+                                             device=device)
+        timing = time_call(lambda: draw(prompts, seeds), warmup=1, min_samples=3, min_seconds=0.0, device=device)
+        report = evaluate_shapes(lambda p, s: _batched(draw, p, s, config.peer_batch), n=config.check_n, seed=0) \
+            if config.check_n > 0 else None
+        rows.append({"sampler": sampler, "steps": steps, "ms_per_image": round(timing.median_ms / len(prompts), 3),
+                     "checker_pass_rate": report["test-seen"]["all"]["pass"] if report else None})
+        if progress is not None:
+            progress(rows[-1])
+    parameters = sum(p.numel() for p in unet.parameters())
+    return {"checkpoint": str(path), "parameters": parameters, "guidance_scale": peer_config.guidance_scale,
+            "train_steps": metadata.get("steps"), "train_minutes": metadata.get("train_minutes"), "rows": rows}
+
+
+def _batched(draw, prompts: list[str], seeds: list[int], batch: int):
+    import numpy as np
+
+    return np.concatenate([draw(prompts[i:i + batch], seeds[i:i + batch]) for i in range(0, len(prompts), batch)])
+
+
+def plot_speed_quality(backends: list[dict], peer: dict, path: Path) -> None:
+    """Checker pass rate against ms per image (log x): one point per GAN backend and per peer sampler."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for result in backends:
+        if result.get("versus_ms_per_image") and result.get("checker_pass_rate") is not None:
+            axis.scatter(result["versus_ms_per_image"], 100 * result["checker_pass_rate"], color="tab:blue")
+            axis.annotate(f"GAN {result['backend']}", (result["versus_ms_per_image"],
+                                                         100 * result["checker_pass_rate"]),
+                          textcoords="offset points", xytext=(5, 4), fontsize=8)
+    for row in peer["rows"]:
+        if row["checker_pass_rate"] is None:
+            continue
+        name = f"{'DDIM' if row['sampler'] == 'ddim' else 'DPM-Solver++'}-{row['steps']}"
+        axis.scatter(row["ms_per_image"], 100 * row["checker_pass_rate"], color="tab:orange", marker="s")
+        axis.annotate(f"diffusion {name}", (row["ms_per_image"], 100 * row["checker_pass_rate"]),
+                      textcoords="offset points", xytext=(5, 4), fontsize=8)
+    axis.set_xscale("log")
+    axis.set_xlabel("ms per image (prompts to pixels, text cached; log scale)")
+    axis.set_ylabel("shapes checker pass rate, test-seen (%)")
+    axis.set_title("One forward pass vs denoising steps, same data, same machine, one run")
+    axis.grid(True, which="both", alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)

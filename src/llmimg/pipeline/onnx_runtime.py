@@ -1,0 +1,141 @@
+"""The ONNX path of the pipeline, with onnxruntime, tokenizers and NumPy alone: no torch, no transformers.
+
+    >>> from llmimg.pipeline.onnx_runtime import OnnxPipeline
+    >>> pipe = OnnxPipeline.load("shapes-onnx/")        # written by `llmimg export --format onnx`
+    >>> images = pipe.generate(["a large red circle"], seeds=[0])   # (1, 64, 64, 3) uint8
+
+The folder holds generator.onnx, text_encoder.onnx (and text_encoder.int8.onnx), tokenizer.json and llmimg.json
+(the model config and how to read the encoder). Images agree with the torch pipeline's within the tolerances in
+llmimg.pipeline.backends (tests/test_backends.py checks them, with torch made unimportable).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from llmimg.pipeline.noise import seeded_noise
+from llmimg.text.prompt import normalise_prompt
+
+MANIFEST = "llmimg.json"
+
+
+def _session(path: Path, threads: int | None):
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxTextEncoder:
+    """Prompts in, (tokens (B, T, D) float32, mask (B, T) bool, pooled (B, D) float32) out; LRU-cached.
+
+    Prompts are encoded together in one padded batch (one onnxruntime call), then each row is cut back to its own
+    length, so a prompt's tokens are what it gives alone up to float rounding of the padded matmuls.
+    """
+
+    def __init__(self, session, tokenizer, max_length: int, cache_size: int = 4096):
+        self.session, self.tokenizer, self.max_length, self.cache_size = session, tokenizer, max_length, cache_size
+        self.tokenizer.enable_truncation(max_length)
+        self.tokenizer.no_padding()  # rows are padded here, after each length is known
+        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+
+    def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
+        encodings = self.tokenizer.encode_batch(texts)
+        lengths = [len(e.ids) for e in encodings]
+        ids = np.zeros((len(texts), max(lengths)), np.int64)
+        attention = np.zeros_like(ids)
+        for row, encoding in enumerate(encodings):
+            ids[row, :lengths[row]] = encoding.ids
+            attention[row, :lengths[row]] = 1
+        feeds = {"input_ids": ids, "attention_mask": attention}
+        if "token_type_ids" in {i.name for i in self.session.get_inputs()}:
+            feeds["token_type_ids"] = np.zeros_like(ids)
+        hidden = self.session.run(None, feeds)[0].astype(np.float32)  # (B, T, D)
+        rows = []
+        for row, length in enumerate(lengths):
+            tokens = hidden[row, :length]
+            pooled = tokens.mean(0)
+            rows.append((tokens, pooled / max(float(np.linalg.norm(pooled)), 1e-12)))
+        return rows
+
+    def __call__(self, prompts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        keys = [normalise_prompt(p) for p in prompts]
+        if not all(keys):
+            raise ValueError("empty prompt: describe the image in words")
+        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing:
+            for key, value in zip(missing, self._encode(missing)):
+                self._cache[key] = value
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        parts = [self._cache[key] for key in keys]
+        for key in keys:
+            self._cache.move_to_end(key)
+        longest = max(len(tokens) for tokens, _ in parts)
+        tokens = np.zeros((len(parts), longest, parts[0][0].shape[1]), np.float32)
+        mask = np.zeros((len(parts), longest), bool)
+        for row, (row_tokens, _) in enumerate(parts):
+            tokens[row, :len(row_tokens)], mask[row, :len(row_tokens)] = row_tokens, True
+        return tokens, mask, np.stack([pooled for _, pooled in parts])
+
+
+class OnnxGenerator:
+    """noise (B, noise_dim), tokens (B, T, D), mask (B, T) bool or float log-weights, pooled (B, D) -> images
+    (B, 3, R, R) float32, nominally in [-1, 1]."""
+
+    def __init__(self, session, config: dict):
+        self.session, self.config = session, config
+
+    def __call__(self, noise, tokens, mask, pooled) -> np.ndarray:
+        if mask.dtype == bool:  # the exported graph takes log-weights: 0 keeps a token, -inf drops it
+            mask = np.where(mask, np.float32(0), np.float32(-np.inf))
+        feeds = {"noise": noise, "tokens": tokens, "mask": mask, "pooled": pooled}
+        return self.session.run(None, {k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()})[0]
+
+
+def to_uint8(images: np.ndarray) -> np.ndarray:
+    """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8, rounding as the torch path does."""
+    return np.clip(np.round((images.astype(np.float32) + 1) * 127.5), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+class OnnxPipeline:
+    """Text to image with onnxruntime: the same prompts and seeds give the torch pipeline's images."""
+
+    def __init__(self, text_encoder: OnnxTextEncoder, generator: OnnxGenerator, manifest: dict):
+        self.text_encoder, self.generator, self.manifest = text_encoder, generator, manifest
+
+    @classmethod
+    def load(cls, folder: str | Path, int8_text: bool = False, threads: int | None = None) -> OnnxPipeline:
+        """Load an exported folder; `int8_text` reads the dynamically quantised language model instead."""
+        from tokenizers import Tokenizer
+
+        folder = Path(folder)
+        if not (folder / MANIFEST).is_file():
+            raise FileNotFoundError(f"{folder} is not an llmimg ONNX export (no {MANIFEST}): "
+                                    "make one with `llmimg export --format onnx`")
+        manifest = json.loads((folder / MANIFEST).read_text())
+        text_file = "text_encoder.int8.onnx" if int8_text else "text_encoder.onnx"
+        text_encoder = OnnxTextEncoder(_session(folder / text_file, threads),
+                                       Tokenizer.from_file(str(folder / "tokenizer.json")),
+                                       manifest["text_max_length"])
+        generator = OnnxGenerator(_session(folder / "generator.onnx", threads), manifest["config"])
+        return cls(text_encoder, generator, manifest)
+
+    @property
+    def config(self) -> dict:
+        return self.manifest["config"]
+
+    def generate(self, prompts: list[str], seeds: list[int]) -> np.ndarray:
+        """One image per (prompt, seed): (N, H, W, 3) uint8."""
+        if len(prompts) != len(seeds):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        tokens, mask, pooled = self.text_encoder(prompts)
+        noise = seeded_noise(seeds, self.config["noise_dim"])
+        return to_uint8(self.generator(noise, tokens, mask, pooled))

@@ -1,0 +1,101 @@
+"""Inference backends agree with eager fp32; the ONNX path runs without torch; bench runs on a tiny config."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from llmimg.cli.main import main
+from llmimg.pipeline.backends import BACKENDS
+from llmimg.pipeline.generate import GenerationRequest, Pipeline
+from llmimg.pipeline.noise import torch_randn
+
+PROMPTS = ["a large red circle", "a small blue square above a large yellow triangle", "a small green triangle",
+           "a large cyan square to the left of a small purple circle"]
+REQUEST = GenerationRequest(PROMPTS, n=2, seed=3)
+
+
+@pytest.fixture(scope="module")
+def reference(text_encoder) -> np.ndarray:
+    return Pipeline.load("shapes", text_encoder, device="cpu").generate(REQUEST)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 12345, 2**31 + 7, 2**40 + 3])
+@pytest.mark.parametrize("count", [16, 17, 40, 64, 192])
+def test_numpy_noise_matches_torch(seed, count):
+    expected = torch.randn(count, generator=torch.Generator().manual_seed(seed)).numpy()
+    np.testing.assert_allclose(torch_randn(seed, count), expected, rtol=0, atol=2e-6)
+
+
+@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "eager"])
+def test_backend_agrees_with_eager(backend, text_encoder, reference):
+    images = Pipeline.load("shapes", text_encoder, device="cpu", backend=backend).generate(REQUEST)
+    assert images.shape == reference.shape and images.dtype == np.uint8
+    difference = np.abs(images.astype(np.int16) - reference.astype(np.int16))
+    assert difference.mean() <= BACKENDS[backend].tolerance, f"{backend}: mean |diff| {difference.mean():.3f} levels"
+
+
+@pytest.fixture(scope="module")
+def onnx_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("onnx") / "shapes-onnx"
+    assert main(["export", "--model", "shapes", "--format", "onnx", "--out", str(folder)]) == 0
+    return folder
+
+
+TORCH_FREE = """
+import builtins, sys
+real_import = builtins.__import__
+def guarded(name, *args, **kwargs):
+    if name.split(".")[0] in ("torch", "transformers", "torchvision"):
+        raise ImportError(f"{name} is blocked in this test")
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = guarded
+import numpy as np
+from llmimg.pipeline.onnx_runtime import OnnxPipeline
+prompts, seeds, out = sys.argv[2].split("|"), [int(s) for s in sys.argv[3].split(",")], sys.argv[4]
+np.save(out, OnnxPipeline.load(sys.argv[1]).generate(prompts, seeds))
+assert not any(m.split(".")[0] == "torch" for m in sys.modules), "torch was imported"
+"""
+
+
+def test_onnx_path_runs_without_torch(onnx_folder, reference, tmp_path):
+    prompts, seeds = REQUEST.expanded
+    out = tmp_path / "images.npy"
+    subprocess.run([sys.executable, "-c", TORCH_FREE, str(onnx_folder), "|".join(prompts),
+                    ",".join(map(str, seeds)), str(out)], check=True)
+    images = np.load(out)
+    difference = np.abs(images.astype(np.int16) - reference.astype(np.int16))
+    assert difference.mean() <= BACKENDS["onnx"].tolerance, f"mean |diff| {difference.mean():.3f} levels"
+    manifest = json.loads((onnx_folder / "llmimg.json").read_text())
+    assert manifest["config"]["noise_dim"] > 0 and (onnx_folder / "text_encoder.int8.onnx").is_file()
+
+
+def test_bench_runs_on_a_tiny_config(tiny_model_path, tmp_path):
+    from llmimg.peers.diffusion import DiffusionPeerConfig, build_unet, save_peer
+
+    peer_config = DiffusionPeerConfig(channels=(8, 16), attention_levels=(1,), resolution=32)
+    peer = tmp_path / "peer.safetensors"
+    save_peer(peer, build_unet(peer_config), peer_config, {"steps": "0", "train_minutes": "0"})
+    out = tmp_path / "bench"
+    assert main(["bench", "--model", str(tiny_model_path), "--backends", "eager,bf16", "--batch-sizes", "1,3",
+                 "--warmup", "1", "--min-samples", "2", "--min-seconds", "0", "--no-isolate", "--vs-diffusion",
+                 "--peer", str(peer), "--ddim-steps", "2", "--few-steps", "1", "--peer-batch", "2",
+                 "--check-n", "0", "--out", str(out)]) == 0
+    results = json.loads((out / "bench.json").read_text())
+    assert [b["backend"] for b in results["backends"]] == ["eager", "bf16"]
+    assert [r["batch"] for r in results["backends"][0]["rows"]] == [1, 3]
+    row = results["backends"][0]["rows"][1]
+    assert row["generator"]["median_ms"] > 0 and row["generator"]["samples"] >= 2
+    assert results["ceiling"]["fp32_gflops"] > 0 and results["generator_flops_per_image"] > 0
+    assert [(r["sampler"], r["steps"]) for r in results["diffusion_peer"]["rows"]] == [("ddim", 2), ("dpm", 1)]
+    assert (out / "speed_quality.png").stat().st_size > 0
+    report = (out / "bench.md").read_text()
+    assert "| eager | 3 |" in report and "DPM-Solver++ 1 steps" in report
+
+
+def test_unknown_backend_is_a_clear_error(capsys):
+    assert main(["generate", "a red circle", "--backend", "fast"]) == 2
+    assert "unknown backend 'fast'" in capsys.readouterr().err
