@@ -21,8 +21,14 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
 from llmimg.data.datasets import build_dataset, collate
-from llmimg.peers.diffusion import (DiffusionPeerConfig, build_unet, drop_captions, save_peer, text_context,
-                                    training_scheduler)
+from llmimg.peers.diffusion import (
+    DiffusionPeerConfig,
+    build_unet,
+    drop_captions,
+    save_peer,
+    text_context,
+    training_scheduler,
+)
 from llmimg.text.encoder import TextEncoder
 from llmimg.training.trainer import ema_with_warmup
 

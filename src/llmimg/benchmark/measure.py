@@ -74,7 +74,7 @@ def peak_rss_mb() -> float:
 class LoadMeter:
     """CPU time used by every process on the machine except this one (and its children) while it runs, in cores."""
 
-    def __enter__(self) -> LoadMeter:
+    def __enter__(self):
         self.start_busy, self.start_own, self.start_wall = self._busy(), self._own(), time.perf_counter()
         self.loadavg_before = os.getloadavg()
         return self

@@ -24,16 +24,16 @@ def markdown_report(results: dict) -> str:
         f"`{results['command']}` started {results['started']}; {machine['cpu']}, {machine['cores']} cores, "
         f"torch {machine['torch']}, {machine['threads']} threads, device {results['config']['device']}"
         + (f" ({machine['gpu']})" if machine.get("gpu") else "") + ".",
-        f"Load from other processes during the run: {load['other_processes_cores']} cores on average "
-        f"(load average {load['loadavg_before']} before, {load['loadavg_after']} after).",
-        f"Ceiling: {ceiling['fp32_gflops']:.0f} GFLOP/s fp32, {ceiling['bf16_gflops']:.0f} GFLOP/s bf16 "
+        (f"Load from other processes during the run: {load['other_processes_cores']} cores on average "
+        f"(load average {load['loadavg_before']} before, {load['loadavg_after']} after)."),
+        (f"Ceiling: {ceiling['fp32_gflops']:.0f} GFLOP/s fp32, {ceiling['bf16_gflops']:.0f} GFLOP/s bf16 "
         f"(2048 x 2048 matrix product). Generator: {results['generator_flops_per_image'] / 1e9:.3f} GFLOP per image "
-        "(torch.utils.flop_counter).",
+        "(torch.utils.flop_counter)."),
         "",
         "## Per backend and batch size (medians; p90 in brackets; ms per call)",
         "",
-        "| backend | batch | generator ms | generator img/s | of ceiling | text (new prompts) ms | "
-        "prompt to PNG, cached ms | prompt to PNG, new ms | img/s (cached, end to end) | peak MB | checker pass |",
+        ("| backend | batch | generator ms | generator img/s | of ceiling | text (new prompts) ms | "
+        "prompt to PNG, cached ms | prompt to PNG, new ms | img/s (cached, end to end) | peak MB | checker pass |"),
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for backend in results["backends"]:
@@ -94,9 +94,9 @@ def versus_table(results: dict) -> list[str]:
     gans = [b for b in results["backends"] if b.get("versus_ms_per_image")]
     fastest = min(gans, key=lambda b: b["versus_ms_per_image"]) if gans else None
     lines = ["## Against the diffusion peer (same prompts, same machine, same run)", "",
-             f"Peer: `UNet2DConditionModel`, {peer['parameters']:,} parameters, trained {peer['train_minutes']} min "
+             (f"Peer: `UNet2DConditionModel`, {peer['parameters']:,} parameters, trained {peer['train_minutes']} min "
              f"({peer['train_steps']} steps), classifier-free guidance {peer['guidance_scale']}. ms per image: "
-             f"{results['config']['peer_batch']} prompts per call, text cached, prompts to uint8 pixels.", "",
+             f"{results['config']['peer_batch']} prompts per call, text cached, prompts to uint8 pixels."), "",
              "| method | ms per image | checker pass (test-seen) | GAN's speed-up |", "|---|---:|---:|---:|"]
     for gan in gans:
         passed = gan.get("checker_pass_rate")

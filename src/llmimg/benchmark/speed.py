@@ -38,57 +38,57 @@ def checker_pass_rate(pipe: Pipeline, n: int) -> float | None:
         return None
     from llmimg.evaluation.shapes_alignment import evaluate_shapes
 
-    draw = lambda prompts, seeds: pipe.generate(GenerationRequest(prompts, n=1, seed=seeds[0]))  # noqa: E731
+    draw = lambda prompts, seeds: pipe.generate(GenerationRequest(prompts, n=1, seed=seeds[0]))
     return evaluate_shapes(draw, n=n, seed=0)["test-seen"]["all"]["pass"]
 
 
+def measure_batch(pipe: Pipeline, generator: torch.nn.Module, batch: int, timed: dict) -> dict:
+    """Timings of each stage for `batch` prompts, one image each."""
+    device, encoder = pipe.device, pipe.text_encoder
+    prompts = bench_prompts(batch)
+    text = encoder(prompts)
+    noise = seeded_noise(list(range(batch)), pipe.config.noise_dim)
+    generator_only = time_call(lambda: forward_embeddings(generator, text, noise, device), device=device, **timed)
+
+    def encode_fresh():
+        encoder.clear_cache()
+        encoder(prompts)
+
+    def end_to_end_fresh():
+        encoder.clear_cache()
+        prompt_to_png(pipe, prompts)
+
+    text_only = time_call(encode_fresh, **timed)
+    encoder(prompts)
+    cached = time_call(lambda: prompt_to_png(pipe, prompts), **timed)
+    fresh = time_call(end_to_end_fresh, **timed)
+    image = pipe.generate(GenerationRequest(prompts[:1]))[0]
+    png = time_call(lambda: png_bytes(image, {"prompt": prompts[0]}), **timed)
+    return {
+        "batch": batch,
+        "generator": generator_only.as_dict(),
+        "text_encoder_fresh": text_only.as_dict(),
+        "end_to_end_cached": cached.as_dict(),
+        "end_to_end_fresh": fresh.as_dict(),
+        "png_per_image": png.as_dict(),
+        "generator_images_per_s": round(batch / (generator_only.median_ms / 1000), 1),
+        "end_to_end_cached_images_per_s": round(batch / (cached.median_ms / 1000), 1),
+    }
+
+
 def measure_backend(config: BenchConfig, backend: str) -> dict:
-    """One backend's row set: per batch size, timings of each stage, images/s, peak memory, pass rate."""
+    """One backend's rows: per batch size, timings of each stage, images/s; its peak memory and pass rate."""
     device = torch.device(config.device)
     pipe = Pipeline.load(config.model, config.text_encoder, device=config.device, backend=backend)
     generator = pipe.runner if pipe.runner is not None else pipe.model.generator
-    encoder = pipe.text_encoder
-    timed = dict(warmup=config.warmup, min_samples=config.min_samples, min_seconds=config.min_seconds)
-    rows = []
-    for batch in config.integers(config.batch_sizes):
-        prompts = bench_prompts(batch)
-        text = encoder(prompts)
-        noise = seeded_noise(list(range(batch)), pipe.config.noise_dim)
-        generator_only = time_call(lambda: forward_embeddings(generator, text, noise, device), device=device,
-                                   **timed)
-
-        def encode_fresh():
-            encoder.clear_cache()
-            encoder(prompts)
-
-        text_only = time_call(encode_fresh, **timed)
-        encoder(prompts)
-        cached = time_call(lambda: prompt_to_png(pipe, prompts), **timed)
-
-        def end_to_end_fresh():
-            encoder.clear_cache()
-            prompt_to_png(pipe, prompts)
-
-        fresh = time_call(end_to_end_fresh, **timed)
-        images = pipe.generate(GenerationRequest(prompts[:1]))
-        png = time_call(lambda: png_bytes(images[0], {"prompt": prompts[0]}), **timed)
-        rows.append({
-            "batch": batch,
-            "generator": generator_only.as_dict(),
-            "text_encoder_fresh": text_only.as_dict(),
-            "end_to_end_cached": cached.as_dict(),
-            "end_to_end_fresh": fresh.as_dict(),
-            "png_per_image": png.as_dict(),
-            "generator_images_per_s": round(batch / (generator_only.median_ms / 1000), 1),
-            "end_to_end_cached_images_per_s": round(batch / (cached.median_ms / 1000), 1),
-        })
+    timed = {"warmup": config.warmup, "min_samples": config.min_samples, "min_seconds": config.min_seconds}
+    rows = [measure_batch(pipe, generator, batch, timed) for batch in config.integers(config.batch_sizes)]
     versus = None
     if config.vs_diffusion:  # the same stage the diffusion peer is timed on: prompts to uint8 images, text cached
-        prompts = bench_prompts(config.peer_batch)
-        request = GenerationRequest(prompts)
+        request = GenerationRequest(bench_prompts(config.peer_batch))
         pipe.generate(request)
-        versus = time_call(lambda: pipe.generate(request), **timed).median_ms / len(prompts)
-    memory = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else peak_rss_mb())
+        versus = time_call(lambda: pipe.generate(request), **timed).median_ms / len(request.prompts)
+    memory = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else peak_rss_mb()
     return {"backend": backend, "rows": rows, "peak_memory_mb": round(memory, 1),
             "memory_kind": "CUDA max allocated" if device.type == "cuda" else "process peak RSS",
             "checker_pass_rate": checker_pass_rate(pipe, config.check_n), "threads": torch.get_num_threads(),

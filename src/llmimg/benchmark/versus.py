@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from llmimg.benchmark.config import BenchConfig
@@ -25,7 +26,7 @@ def peer_path(config: BenchConfig) -> Path:
 def measure_peer(config: BenchConfig, progress=None) -> dict:
     """ms per image (prompts to uint8 images, text cached, `peer_batch` per call) and checker pass rate of the
     peer with DDIM and with DPM-Solver++ at each configured step count."""
-    from llmimg.peers.diffusion import load_peer, sample_diffusion
+    from llmimg.peers.diffusion import load_peer
 
     path = peer_path(config)
     if not path.is_file():
@@ -35,19 +36,11 @@ def measure_peer(config: BenchConfig, progress=None) -> dict:
     device = torch.device(config.device)
     unet.to(device)
     text_encoder = TextEncoder.load(config.text_encoder)
-    prompts = bench_prompts(config.peer_batch)
-    seeds = list(range(len(prompts)))
     runs = [("ddim", steps) for steps in config.integers(config.ddim_steps)]
     runs += [("dpm", steps) for steps in config.integers(config.few_steps)]
     rows = []
     for sampler, steps in runs:
-        draw = lambda p, s: sample_diffusion(unet, peer_config, text_encoder, p, s, steps, sampler,  # noqa: E731
-                                             device=device)
-        timing = time_call(lambda: draw(prompts, seeds), warmup=1, min_samples=3, min_seconds=0.0, device=device)
-        report = evaluate_shapes(lambda p, s: _batched(draw, p, s, config.peer_batch), n=config.check_n, seed=0) \
-            if config.check_n > 0 else None
-        rows.append({"sampler": sampler, "steps": steps, "ms_per_image": round(timing.median_ms / len(prompts), 3),
-                     "checker_pass_rate": report["test-seen"]["all"]["pass"] if report else None})
+        rows.append(_measure_sampler(unet, peer_config, text_encoder, sampler, steps, config, device))
         if progress is not None:
             progress(rows[-1])
     parameters = sum(p.numel() for p in unet.parameters())
@@ -55,10 +48,21 @@ def measure_peer(config: BenchConfig, progress=None) -> dict:
             "train_steps": metadata.get("steps"), "train_minutes": metadata.get("train_minutes"), "rows": rows}
 
 
-def _batched(draw, prompts: list[str], seeds: list[int], batch: int):
-    import numpy as np
+def _measure_sampler(unet, peer_config, text_encoder: TextEncoder, sampler: str, steps: int, config: BenchConfig,
+                     device: torch.device) -> dict:
+    from llmimg.peers.diffusion import sample_diffusion
 
-    return np.concatenate([draw(prompts[i:i + batch], seeds[i:i + batch]) for i in range(0, len(prompts), batch)])
+    def draw(prompts: list[str], seeds: list[int]):
+        return np.concatenate([sample_diffusion(unet, peer_config, text_encoder, prompts[i:i + config.peer_batch],
+                                                seeds[i:i + config.peer_batch], steps, sampler, device=device)
+                               for i in range(0, len(prompts), config.peer_batch)])
+
+    prompts = bench_prompts(config.peer_batch)
+    timing = time_call(lambda: draw(prompts, list(range(len(prompts)))), warmup=1, min_samples=3, min_seconds=0.0,
+                       device=device)
+    passed = evaluate_shapes(draw, n=config.check_n, seed=0)["test-seen"]["all"]["pass"] if config.check_n else None
+    return {"sampler": sampler, "steps": steps, "ms_per_image": round(timing.median_ms / len(prompts), 3),
+            "checker_pass_rate": passed}
 
 
 def plot_speed_quality(backends: list[dict], peer: dict, path: Path) -> None:

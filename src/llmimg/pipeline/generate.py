@@ -71,7 +71,8 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 # CPU kernels (oneDNN convolutions, MKL matrix products) pick different reduction orders for batches of 1 to 3
 # rows than for 4 or more, so a lone image would differ in the last bits from the same image inside a batch.
 # Every forward pass therefore gets at least this many rows (padding repeats the last row), which makes each
-# image a function of (model, prompt, seed) alone; tests/test_pipeline.py checks it.
+# image a function of (model, prompt, seed) alone; tests/test_pipeline.py checks it. A backend whose kernels do not
+# depend on the batch (ONNX Runtime's, seen here) says so with a `min_rows` attribute of 1 and skips the padding.
 MIN_ROWS = 4
 
 
@@ -84,7 +85,7 @@ def forward_embeddings(generator: nn.Module, text: TextEmbeddings, noise: torch.
     prompts and interpolation blends. Rows are padded to MIN_ROWS (repeating the last), the padding dropped.
     """
     rows = len(noise)
-    padding = max(0, MIN_ROWS - rows)
+    padding = max(0, getattr(generator, "min_rows", MIN_ROWS) - rows)
     if padding:
         repeat = torch.tensor(list(range(rows)) + [rows - 1] * padding)
         text = text[repeat]
