@@ -17,6 +17,7 @@ from PIL import Image
 from torch import nn
 
 from llmimg.models.config import ModelConfig
+from llmimg.pipeline import pixels
 from llmimg.pipeline.export import LoadedModel, load_model
 from llmimg.text.encoder import TextEmbeddings, TextEncoder
 from llmimg.text.prompt import normalise_prompt
@@ -64,8 +65,7 @@ def seeded_noise(seeds: list[int], dim: int) -> torch.Tensor:
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(B, 3, H, W) in [-1, 1] -> (B, H, W, 3) uint8."""
-    images = ((images.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return images.permute(0, 2, 3, 1).cpu().numpy()
+    return pixels.to_uint8(images.detach().float().cpu().numpy())
 
 
 # CPU kernels (oneDNN convolutions, MKL matrix products) pick different reduction orders for batches of 1 to 3
