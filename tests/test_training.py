@@ -34,10 +34,12 @@ def test_short_run_writes_metrics_samples_and_resumes(tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "generator" in r] == [2, 4]
     assert any("eval" in r and "test-seen/one-object" in r["eval"] for r in records)
-    assert (run / "samples" / "step_000004.png").is_file() and (run / "checkpoint.pt").is_file()
+    assert (run / "samples" / "step_000004.png").is_file()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000002.pt", "step_00000004.pt"]
     assert load_model(path).config.family == "gan"
-    train(_config(tmp_path, steps=6, resume=True))
-    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    train(_config(tmp_path, steps=6, resume="auto", keep_checkpoints=2))
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000004.pt", "step_00000006.pt"]
+    state = torch.load(run / "checkpoints" / "step_00000006.pt", weights_only=True)
     assert state["step"] == 6
 
 
