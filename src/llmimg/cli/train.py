@@ -9,6 +9,7 @@ checkpoint; SIGINT or SIGTERM finish the step, write a checkpoint and exit 0. Un
 from __future__ import annotations
 
 import argparse
+import os
 
 from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args
 from llmimg.training.config import TrainConfig
@@ -31,5 +32,5 @@ def run(args: argparse.Namespace) -> None:
     if config.steps < 1 or config.batch_size < 1:
         raise ValueError("--steps and --batch-size must be at least 1")
     path = train(config)
-    if path is not None:
+    if path is not None and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, once
         print(f"model written to {path}")
