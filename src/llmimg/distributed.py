@@ -33,6 +33,9 @@ class World:
         return self.size > 1
 
 
+SINGLE = World()  # the one process of a run without torchrun
+
+
 def launched_by_torchrun() -> bool:
     return int(os.environ.get("WORLD_SIZE", "1")) > 1
 
@@ -40,7 +43,7 @@ def launched_by_torchrun() -> bool:
 def init_world(device: torch.device, backend: str | None = None) -> World:
     """Join the process group torchrun set up (NCCL for CUDA, Gloo for CPU); a lone process gets World()."""
     if not launched_by_torchrun():
-        return World()
+        return SINGLE
     if not dist.is_initialized():
         backend = backend or ("nccl" if device.type == "cuda" else "gloo")
         dist.init_process_group(backend=backend, device_id=device if backend == "nccl" else None)

@@ -17,7 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
@@ -100,7 +100,7 @@ def build_store(encoder: TextEncoder, captions: list[str], batch_size: int = 64,
     if path.is_file():
         try:
             return EmbeddingStore(path, keys)
-        except Exception as error:  # a damaged file is rebuilt
+        except (OSError, ValueError, RuntimeError, SafetensorError) as error:  # a damaged file is rebuilt
             log.warning("rebuilding damaged text-embedding cache %s (%s)", path, error)
     if not write:
         raise FileNotFoundError(f"text-embedding cache {path} was not written by rank 0")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import re
 from pathlib import Path
 
@@ -78,6 +79,6 @@ def resolve_resume(out: Path, resume: str, device: torch.device | str = "cpu") -
     for step, path in list_checkpoints(out):
         try:
             return path, load_checkpoint(path, device)
-        except Exception as error:  # a truncated or corrupt file: any unpickling error, so catch broadly
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError) as error:  # torn, corrupt
             log.warning("skipping unreadable checkpoint %s (step %d): %s", path, step, str(error)[:200])
     return None

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from llmimg.distributed import World, all_sum, average_gradients
+from llmimg.distributed import SINGLE, World, all_sum, average_gradients
 from llmimg.text.encoder import TextEmbeddings
 from llmimg.training.config import TrainConfig
 from llmimg.training.losses import critic_hinge_loss, generator_hinge_loss, r1_penalty, vae_losses
@@ -40,7 +40,7 @@ def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, world: World) ->
 class GanObjective:
     """Hinge GAN with mismatched captions (DF-GAN) and lazy R1: one critic step, then one generator step."""
 
-    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig, world: World = World()):
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig, world: World = SINGLE):
         self.generator, self.critic, self.config, self.world = generator, critic, config, world
         betas = (config.beta1, config.beta2)
         self.optimizers = {
@@ -82,7 +82,7 @@ class GanObjective:
 class VaeObjective:
     """Conditional VAE: reconstruct through q(z | x, text), KL to N(0, I) with free bits and a linear warm-up."""
 
-    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig, world: World = World()):
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig, world: World = SINGLE):
         self.decoder, self.encoder, self.config, self.world = generator, critic, config, world
         betas = (config.beta1, config.beta2)
         self.optimizers = {"vae": torch.optim.Adam([
@@ -112,5 +112,5 @@ OBJECTIVES = {"gan": GanObjective, "vae": VaeObjective}
 
 
 def build_objective(family: str, generator: nn.Module, critic: nn.Module, config: TrainConfig,
-                    world: World = World()):
+                    world: World = SINGLE):
     return OBJECTIVES[family](generator, critic, config, world)

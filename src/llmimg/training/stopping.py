@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ class StopRequest:
         self.requested = True
         signal.signal(number, self._previous.get(number, signal.SIG_DFL))
 
-    def __enter__(self) -> StopRequest:
+    def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():  # signals can only be caught there
             for number in SIGNALS:
                 self._previous[number] = signal.signal(number, self._handle)

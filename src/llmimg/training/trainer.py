@@ -21,8 +21,20 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from llmimg.data.datasets import BUILTIN, build_dataset, collate
-from llmimg.distributed import (World, all_sum, any_rank, barrier, broadcast_object, broadcast_parameters, close_world,
-                                fingerprint, gather_objects, init_world, local_device)
+from llmimg.distributed import (
+    SINGLE,
+    World,
+    all_sum,
+    any_rank,
+    barrier,
+    broadcast_object,
+    broadcast_parameters,
+    close_world,
+    fingerprint,
+    gather_objects,
+    init_world,
+    local_device,
+)
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
 from llmimg.models.registry import build_critic, build_generator, resolve_preset
 from llmimg.pipeline.export import load_model, save_model
@@ -72,7 +84,7 @@ class StepSampler(Sampler[list[int]]):
     processes, rank r takes the r-th of N equal slices of each global batch (DistributedSampler's job, kept pure).
     """
 
-    def __init__(self, length: int, batch_size: int, seed: int, start_step: int, steps: int, world: World = World()):
+    def __init__(self, length: int, batch_size: int, seed: int, start_step: int, steps: int, world: World = SINGLE):
         if batch_size % world.size:
             raise ValueError(f"--batch-size {batch_size} (the global batch) must divide among {world.size} processes")
         self.length, self.batch_size, self.seed = length, batch_size, seed
