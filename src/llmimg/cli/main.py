@@ -6,6 +6,7 @@
     llmimg explain "a small red circle to the left of a large blue square"
     llmimg prompts --keywords red,circle,left --data shapes --n 10 > prompts.txt
     llmimg interpolate "a large red circle" "a small blue square" --steps 16 --gif
+    llmimg data check my_images/            (and: llmimg data pack my_images/ --out shards/)
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import logging
 import sys
 
 from llmimg import __version__
-from llmimg.cli import evaluate, explain, generate, interpolate, prompts, train
+from llmimg.cli import data, evaluate, explain, generate, interpolate, prompts, train
 
-COMMANDS = (train, generate, evaluate, explain, prompts, interpolate)
+COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, data)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -40,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     from llmimg.pipeline.export import ModelFileError
 
     try:
-        args.run(args)
+        code = args.run(args)
     except (ValueError, ModelFileError, FileNotFoundError) as error:
         if args.verbose:
             raise
@@ -49,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -245,11 +245,19 @@ class Trainer:
         return sample(self.ema.module, self.text_encoder, prompts, seeds, device=self.device)
 
     def write_samples(self) -> None:
-        prompts = SAMPLE_PROMPTS.get(self.config.data) or [self.dataset[i][1] for i in range(6)]
+        prompts = SAMPLE_PROMPTS.get(self.config.data) or self._dataset_prompts()
         images = self.draw([p for p in prompts for _ in range(SAMPLE_SEEDS)], list(range(len(prompts) * SAMPLE_SEEDS)))
         (self.out / "samples").mkdir(exist_ok=True)
         save_grid(images, prompts, SAMPLE_SEEDS, self.out / "samples" / f"step_{self.step:06d}.png",
                   title=f"step {self.step}")
+
+    def _dataset_prompts(self, count: int = 6) -> list[str]:
+        """The first distinct captions of the dataset (unreadable samples have none)."""
+        captions = getattr(self.dataset, "captions", None)
+        if captions is None:
+            items = (self.dataset[i] for i in range(min(len(self.dataset), 256)))
+            captions = [item[1] for item in items if item is not None]
+        return list(dict.fromkeys(captions))[:count] or ["an image"]
 
     def evaluate(self) -> dict | None:
         if self.config.data != "shapes" or self.config.eval_n <= 0:
