@@ -46,3 +46,12 @@ def test_short_run_writes_metrics_samples_and_resumes(tmp_path):
 def test_dry_run_writes_nothing(tmp_path):
     assert train(_config(tmp_path, dry_run=True)) is None
     assert not (tmp_path / "run").exists()
+
+
+def test_channels_last_trains_like_the_default_layout(tmp_path):
+    default = Trainer(_config(tmp_path))
+    channels_last = Trainer(_config(tmp_path, channels_last=True))
+    images, captions = zip(*(default.dataset[i] for i in range(4)))
+    a = default.train_step(torch.stack(images), list(captions))
+    b = channels_last.train_step(torch.stack(images), list(captions))
+    assert all(abs(a[k] - b[k]) < 1e-4 for k in a)
