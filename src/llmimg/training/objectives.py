@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from llmimg.distributed import SINGLE, World, all_sum, average_gradients
 from llmimg.text.encoder import TextEmbeddings
@@ -65,7 +66,10 @@ class GanObjective:
                                        inputs.mismatched_count)
         critic_total = losses["critic"]
         if config.r1_gamma > 0 and inputs.step % config.r1_every == 0:  # in fp32: it differentiates twice
-            losses["r1"] = r1_penalty(self.critic, real, text.tokens, text.mask, text.pooled)
+            # the math attention kernel: the fused ones (CUDA flash / efficient, CPU flash, which channels-last
+            # inputs select on CPU) have no double backward
+            with sdpa_kernel(SDPBackend.MATH):
+                losses["r1"] = r1_penalty(self.critic, real, text.tokens, text.mask, text.pooled)
             critic_total = critic_total + 0.5 * config.r1_gamma * config.r1_every * losses["r1"]
         _step(self.optimizers["critic"], critic_total, self.world)
 
