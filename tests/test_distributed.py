@@ -20,7 +20,8 @@ TRAIN = ["--model", "gan-tiny", "--steps", "8", "--batch-size", "4", "--log-ever
 def _torchrun(*args):
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "llmimg",
                *args]
-    result = subprocess.run(command, capture_output=True, text=True, check=False, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    result = subprocess.run(command, capture_output=True, text=True, check=False,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr[-3000:]
     return result
 

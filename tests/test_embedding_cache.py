@@ -12,7 +12,8 @@ from llmimg.training.config import TrainConfig
 from llmimg.training.trainer import train
 
 CAPTIONS = ["a photo of a sneaker", "a dress", "a product photo of a bag", "a photo of an ankle boot",
-            "a pair of trousers", "a red circle", "a small blue square to the left of a large yellow triangle", "a shirt",
+            "a pair of trousers", "a red circle", "a small blue square to the left of a large yellow triangle",
+            "a shirt",
             "a photo of a bag", "a picture of a pullover", "a dress"]
 
 

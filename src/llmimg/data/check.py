@@ -169,7 +169,8 @@ def pack(spec: str, out: Path, per_shard: int = 1000, min_size: int = 16, templa
 def _inspected(spec: str, min_size: int, report: CheckReport, progress: bool, template: str
                ) -> Iterator[tuple[Sample, bytes | None]]:
     """Each sample with its image bytes (None when training would skip it), its problem added to `report`."""
-    for sample in tqdm(iter_samples(spec, report.problems, template), desc="read", disable=not progress, dynamic_ncols=True):
+    samples = iter_samples(spec, report.problems, template)
+    for sample in tqdm(samples, desc="read", disable=not progress, dynamic_ncols=True):
         report.samples += 1
         data = sample.read() if sample.read is not None else None
         found = _problem(sample, data, min_size)

@@ -83,6 +83,6 @@ def resolve_resume(out: Path, resume: str, device: torch.device | str = "cpu") -
     for step, path in candidates:
         try:
             return path, load_checkpoint(path, device)
-        except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError) as error:  # torn, corrupt
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError) as error:  # torn
             log.warning("skipping unreadable checkpoint %s (step %d): %s", path, step, str(error)[:200])
     return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 @dataclass
 class TrainConfig:
-    data: str = "shapes"  # dataset name (shapes), a folder of captioned images, or tar shards (folder or {a..b} pattern)
+    data: str = "shapes"  # dataset name (shapes), a folder of captioned images, or tar shards (folder, {a..b} pattern)
     out: str = "runs/shapes64"  # run folder: metrics.jsonl, samples/, checkpoints, model.safetensors
     model: str = "gan-64"  # model preset from llmimg.models.registry (gan-64, vae-64, ...)
     model_type: str | None = None  # generator family, gan or vae: picks the preset <type>-<resolution>
@@ -39,6 +39,6 @@ class TrainConfig:
     eval_n: int = 200  # prompts per split in each periodic evaluation
     checkpoint_every: int = 500  # steps between resumable checkpoints (out/checkpoints/step_*.pt)
     keep_checkpoints: int = 3  # newest checkpoints kept; older ones are deleted
-    resume: str | None = None  # auto: continue from the newest readable checkpoint in out (if any); or a checkpoint file
+    resume: str | None = None  # auto: the newest readable checkpoint in out (if any), or a checkpoint file
     precompute_text: bool = True  # encode a dataset's captions once into a disk cache ($LLMIMG_CACHE/embeddings)
     dry_run: bool = False  # build everything, run one step, write nothing

@@ -292,7 +292,7 @@ class Trainer:
         loader = DataLoader(self.dataset, batch_sampler=sampler, collate_fn=collate, num_workers=config.workers,
                             generator=torch.Generator().manual_seed(config.seed + self.step))
         skipped_total, window_start, window_images = 0, time.perf_counter(), 0
-        bar = tqdm(loader, total=len(sampler), initial=0, desc="train", dynamic_ncols=True, disable=None if main else True)
+        bar = tqdm(loader, total=len(sampler), desc="train", dynamic_ncols=True, disable=None if main else True)
         with StopRequest() as stop:
             for images, captions, skipped in bar:
                 skipped_total += skipped
@@ -320,7 +320,8 @@ class Trainer:
                     self.save_checkpoint()
                     self.export()
                 if stopping:
-                    log.warning("stopped at step %d; continue with --resume auto", self.step)
+                    if main:
+                        log.warning("stopped at step %d; continue with --resume auto", self.step)
                     break
         self._check_in_sync()
         path = self.export() if main else self.out / "model.safetensors"
