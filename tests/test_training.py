@@ -34,13 +34,24 @@ def test_short_run_writes_metrics_samples_and_resumes(tmp_path):
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "generator" in r] == [2, 4]
     assert any("eval" in r and "test-seen/one-object" in r["eval"] for r in records)
-    assert (run / "samples" / "step_000004.png").is_file() and (run / "checkpoint.pt").is_file()
+    assert (run / "samples" / "step_000004.png").is_file()
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000002.pt", "step_00000004.pt"]
     assert load_model(path).config.family == "gan"
-    train(_config(tmp_path, steps=6, resume=True))
-    state = torch.load(run / "checkpoint.pt", weights_only=True)
+    train(_config(tmp_path, steps=6, resume="auto", keep_checkpoints=2))
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000004.pt", "step_00000006.pt"]
+    state = torch.load(run / "checkpoints" / "step_00000006.pt", weights_only=True)
     assert state["step"] == 6
 
 
 def test_dry_run_writes_nothing(tmp_path):
     assert train(_config(tmp_path, dry_run=True)) is None
     assert not (tmp_path / "run").exists()
+
+
+def test_channels_last_trains_like_the_default_layout(tmp_path):
+    default = Trainer(_config(tmp_path))
+    channels_last = Trainer(_config(tmp_path, channels_last=True))
+    images, captions = zip(*(default.dataset[i] for i in range(4)))
+    a = default.train_step(torch.stack(images), list(captions))
+    b = channels_last.train_step(torch.stack(images), list(captions))
+    assert all(abs(a[k] - b[k]) < 1e-4 for k in a)

@@ -1,6 +1,8 @@
 """llmimg generate "a large red circle" "a small blue square above a large yellow triangle" --n 4 --out outputs
 
 Generate images: one PNG per image (prompt, seed and model in its metadata) and a captioned grid.png.
+Under `torchrun --nproc_per_node=N -m llmimg generate --from-file prompts.txt ...` each process draws a share of the
+prompts, and the files written are the ones a single process writes.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--from-file", type=Path, help="a text file with one prompt per line")
     add_dataclass_arguments(parser, GenerationRequest, skip=("prompts",))
     parser.set_defaults(n=4)
+    parser.add_argument("--images-per-prompt", dest="n", type=int, default=argparse.SUPPRESS,
+                        help="same as --n, which torchrun's own parser rejects as ambiguous")
     add_model_arguments(parser)
     parser.add_argument("--backend", default="eager",
                         help="eager (default), bf16, compile, compile-bf16, onnx or onnx-int8 (docs/BENCHMARKS.md)")
@@ -52,21 +56,36 @@ def run(args: argparse.Namespace) -> None:
     from llmimg.pipeline.generate import GenerationRequest, Pipeline
     from llmimg.pipeline.grid import save_grid
     from llmimg.pipeline.png import file_stem, image_metadata, save_png
+    from llmimg.pipeline.sharding import shard_request
 
     # 1. validate everything before loading or writing anything
     request = GenerationRequest(read_prompts(args), n=args.n, seed=args.seed, batch_size=args.batch_size)
     check_backend(args.backend)
-    pipe = Pipeline.load(args.model, args.text_encoder, args.device, backend=args.backend)
+    world, mine, first = shard_request(request, args.device)  # the whole request, outside torchrun
+    pipe = Pipeline.load(args.model, args.text_encoder, str(world.device), backend=args.backend)
     # 2. draw all images in memory; a failure here leaves the output folder untouched
-    images = pipe.generate(request)
-    prompts, seeds = request.expanded
+    images = pipe.generate(mine) if mine is not None else []
+    prompts, seeds = mine.expanded if mine is not None else ([], [])
     settings = {"n": request.n, "batch_size": request.batch_size, "resolution": pipe.config.resolution,
                 "family": pipe.config.family, "text_encoder": pipe.text_encoder.name, "backend": pipe.backend}
     # 3. write each file atomically
     args.out.mkdir(parents=True, exist_ok=True)
-    for index, (image, prompt, seed) in enumerate(zip(images, prompts, seeds)):
+    for index, (image, prompt, seed) in enumerate(zip(images, prompts, seeds), start=first):
         metadata = image_metadata(prompt, seed, pipe.model.name, pipe.model.sha256, settings)
         save_png(image, metadata, args.out / f"{file_stem(index, prompt, seed)}.png")
+    if not world.finish():  # other ranks: their share is written
+        return
     if args.grid:
+        if world.size > 1:  # every rank's PNGs, read back (lossless) in order
+            names = [file_stem(index, prompt, seed) for index, (prompt, seed) in enumerate(zip(*request.expanded))]
+            images = read_pngs([args.out / f"{name}.png" for name in names])
         save_grid(images, request.prompts, request.n, args.out / "grid.png")
-    print(f"wrote {len(images)} images to {args.out}/" + (f" (overview: {args.out / 'grid.png'})" if args.grid else ""))
+    count = request.n * len(request.prompts)
+    print(f"wrote {count} images to {args.out}/" + (f" (overview: {args.out / 'grid.png'})" if args.grid else ""))
+
+
+def read_pngs(paths: list[Path]):
+    import numpy as np
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.open(path).convert("RGB")) for path in paths])

@@ -8,6 +8,7 @@
     llmimg interpolate "a large red circle" "a small blue square" --steps 16 --gif
     llmimg export --model shapes --format onnx --out shapes-onnx/
     llmimg bench --backends eager,onnx --vs-diffusion --out bench/
+    llmimg data check my_images/            (and: llmimg data pack my_images/ --out shards/)
 """
 
 from __future__ import annotations
@@ -17,9 +18,9 @@ import logging
 import sys
 
 from llmimg import __version__
-from llmimg.cli import bench, evaluate, explain, export, generate, interpolate, prompts, train
+from llmimg.cli import bench, data, evaluate, explain, export, generate, interpolate, prompts, train
 
-COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, export, bench)
+COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, data, export, bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     from llmimg.pipeline.export import ModelFileError
 
     try:
-        args.run(args)
+        code = args.run(args)
     except (ValueError, ModelFileError, FileNotFoundError) as error:
         if args.verbose:
             raise
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-    return 0
+    return code or 0
 
 
 if __name__ == "__main__":

@@ -1,12 +1,15 @@
 """llmimg train --data shapes --out runs/shapes64 --steps 10000 --bf16
 
-Train a text-conditional generator. Writes metrics.jsonl, sample grids, a resumable checkpoint.pt and the
-inference model model.safetensors into --out.
+Train a text-conditional generator. Writes metrics.jsonl, sample grids, resumable checkpoints/step_*.pt and the
+inference model model.safetensors into --out. `--resume` (or `--resume auto`) continues from the newest readable
+checkpoint; SIGINT or SIGTERM finish the step, write a checkpoint and exit 0. Under
+`torchrun --nproc_per_node=N -m llmimg train ...` N processes share each --batch-size batch (docs/TRAINING.md).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 
 from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args
 from llmimg.training.config import TrainConfig
@@ -15,7 +18,10 @@ from llmimg.training.config import TrainConfig
 def add_parser(commands) -> None:
     parser = commands.add_parser("train", help="train a model", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, TrainConfig)
+    add_dataclass_arguments(parser, TrainConfig, skip=("resume",))
+    parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="auto|PATH",
+                        help="continue from the newest readable checkpoint in --out (auto, the value of a bare "
+                             "--resume), or from this checkpoint file")
     parser.set_defaults(run=run)
 
 
@@ -26,5 +32,5 @@ def run(args: argparse.Namespace) -> None:
     if config.steps < 1 or config.batch_size < 1:
         raise ValueError("--steps and --batch-size must be at least 1")
     path = train(config)
-    if path is not None:
+    if path is not None and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, once
         print(f"model written to {path}")

@@ -1,7 +1,8 @@
 """Captioned image datasets for training: the built-in `shapes`, and folders of your own images.
 
-Every dataset yields (image (3, R, R) float in [-1, 1], caption). Folder datasets resize and centre-crop to R;
-an unreadable image yields None, which `collate` drops and counts, so one bad file never stops training.
+Every dataset yields (image (3, R, R) float in [-1, 1], caption). Folder and shard datasets resize and centre-crop
+to R; an unreadable image yields None (logged once), which `collate` drops and counts, so one bad file never stops
+training. `llmimg data check` lists such files beforehand (data/check.py).
 """
 
 from __future__ import annotations
@@ -50,6 +51,32 @@ class ShapesDataset(Dataset):
         return image, scene.caption
 
 
+def image_transform(resolution: int) -> transforms.Compose:
+    """PIL image -> (3, R, R) float in [-1, 1], resized and centre-cropped."""
+    return transforms.Compose([
+        transforms.ToImage(),
+        transforms.Resize(resolution, antialias=True),
+        transforms.CenterCrop(resolution),
+        transforms.ToDtype(torch.float32, scale=True),
+        transforms.Normalize([0.5] * 3, [0.5] * 3),
+    ])
+
+
+_reported: set[str] = set()  # unreadable images already logged by this process
+
+
+def read_image(source, name: str, transform) -> torch.Tensor | None:
+    """Decode a path or file object through `transform`; None (logged once per image) when it can't be read."""
+    try:
+        with Image.open(source) as image:
+            return transform(_rgb_on_white(image))
+    except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
+        if name not in _reported:
+            _reported.add(name)
+            log.warning("skipping unreadable image %s (%s)", name, error)
+        return None
+
+
 class CaptionedFolder(Dataset):
     """A list of (image path, caption) pairs read from disk, resized and centre-cropped to `resolution`."""
 
@@ -60,25 +87,15 @@ class CaptionedFolder(Dataset):
         self.captions = [caption for _, caption in items]
         listing = "\n".join(f"{path}\t{caption}" for path, caption in items)
         self.key = "folder-" + hashlib.sha256(listing.encode()).hexdigest()[:16]  # names evaluation caches
-        self.transform = transforms.Compose([
-            transforms.ToImage(),
-            transforms.Resize(resolution, antialias=True),
-            transforms.CenterCrop(resolution),
-            transforms.ToDtype(torch.float32, scale=True),
-            transforms.Normalize([0.5] * 3, [0.5] * 3),
-        ])
+        self.transform = image_transform(resolution)
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str] | None:
         path, caption = self.items[index]
-        try:
-            with Image.open(path) as image:
-                return self.transform(_rgb_on_white(image)), caption
-        except (OSError, UnidentifiedImageError, ValueError) as error:
-            log.warning("skipping unreadable image %s (%s)", path, error)
-            return None
+        image = read_image(path, str(path), self.transform)
+        return None if image is None else (image, caption)
 
 
 def _rgb_on_white(image: Image.Image) -> Image.Image:
@@ -91,12 +108,16 @@ def _rgb_on_white(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+def class_caption(class_dir: Path, template: str = DEFAULT_TEMPLATE) -> str:
+    """root/red_circle/x.png -> "a photo of a red circle" (with the default template)."""
+    return template.format(**{"class": class_dir.name.replace("_", " ").replace("-", " ")})
+
+
 def image_folder(root: Path, resolution: int, template: str = DEFAULT_TEMPLATE) -> CaptionedFolder:
     """torchvision ImageFolder layout: root/<class>/<image>; captions from the class name through `template`."""
     items = []
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        name = class_dir.name.replace("_", " ").replace("-", " ")
-        items += [(path, template.format(**{"class": name})) for path in sorted(class_dir.rglob("*"))
+        items += [(path, class_caption(class_dir, template)) for path in sorted(class_dir.rglob("*"))
                   if path.suffix.lower() in IMAGE_SUFFIXES]
     return CaptionedFolder(items, resolution, str(root))
 
@@ -119,7 +140,8 @@ def metadata_folder(root: Path, resolution: int) -> CaptionedFolder:
 
 def build_dataset(name: str, resolution: int = 64, split: str = "train", length: int = 100_000, seed: int = 0,
                   template: str = DEFAULT_TEMPLATE) -> Dataset:
-    """A built-in dataset by name (`shapes`, `fashion`, `emoji`) or a folder (metadata.jsonl, else class folders)."""
+    """A built-in dataset by name (`shapes`, `fashion`, `emoji`), tar shards, or a folder (metadata.jsonl, else
+    class folders)."""
     if name == "shapes":
         return ShapesDataset(split, length, seed, resolution)
     if name == "fashion":
@@ -130,6 +152,10 @@ def build_dataset(name: str, resolution: int = 64, split: str = "train", length:
         from llmimg.data.emoji import emoji_dataset
 
         return emoji_dataset(resolution)
+    from llmimg.data.shards import TarShards, is_shard_spec
+
+    if is_shard_spec(name):  # tar shards: a folder of *.tar, one .tar, or a {000..009} pattern
+        return TarShards(name, resolution)
     root = Path(name)
     if not root.is_dir():
         raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN)} or a folder of images")

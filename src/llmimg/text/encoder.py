@@ -75,6 +75,7 @@ class TextEncoder:
         self.dim = int(model.config.hidden_size)
         self.cache_size = cache_size
         self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self.store = None  # optional precomputed embeddings with .get(key), read before the model runs
 
     @classmethod
     def load(cls, path: str | Path | None = None, cache_size: int = DEFAULT_CACHE_SIZE) -> TextEncoder:
@@ -95,6 +96,11 @@ class TextEncoder:
     def __call__(self, prompts: list[str]) -> TextEmbeddings:
         keys = [normalise_prompt(p) for p in prompts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
+        if missing and self.store is not None:  # e.g. a dataset's captions, encoded once (text/embedding_cache.py)
+            for key in missing:
+                if (stored := self.store.get(key)) is not None:
+                    self._remember(key, stored)
+            missing = [k for k in missing if k not in self._cache]
         if missing:
             for key, value in zip(missing, self._encode(missing)):
                 self._remember(key, value)

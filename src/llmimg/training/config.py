@@ -7,14 +7,14 @@ from dataclasses import dataclass
 
 @dataclass
 class TrainConfig:
-    data: str = "shapes"  # dataset name (shapes) or a folder of captioned images
+    data: str = "shapes"  # dataset name (shapes), a folder of captioned images, or tar shards (folder, {a..b} pattern)
     out: str = "runs/shapes64"  # run folder: metrics.jsonl, samples/, checkpoints, model.safetensors
     model: str = "gan-64"  # model preset from llmimg.models.registry (gan-64, vae-64, ...)
     model_type: str | None = None  # generator family, gan or vae: picks the preset <type>-<resolution>
     resolution: int | None = None  # override the preset's resolution (32 to 256)
     init_from: str | None = None  # start the generator from an exported model (its architecture replaces the preset's)
     steps: int = 10_000  # optimiser steps to train for (in total, across resumes)
-    batch_size: int = 64  # images per step
+    batch_size: int = 64  # images per step, in total: under torchrun each of N processes takes batch_size / N
     generator_lr: float = 1e-4  # Adam learning rate of the generator (DF-GAN: 1e-4)
     critic_lr: float = 4e-4  # Adam learning rate of the discriminator (DF-GAN: 4e-4) or of the VAE's encoder
     beta1: float = 0.0  # Adam beta1 (DF-GAN: 0.0)
@@ -26,6 +26,8 @@ class TrainConfig:
     kl_warmup_steps: int = 2000  # VAE: steps over which the KL weight ramps from 0 to kl_weight
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool = False  # bfloat16 autocast for the forward passes
+    channels_last: bool = False  # channels-last memory format for the networks and images (faster convs on GPUs)
+    compile: bool = False  # torch.compile the generator (the critic stays eager: R1 differentiates it twice)
     device: str = "auto"  # cpu, cuda, or auto (CUDA when present)
     seed: int = 0  # seeds weights, data order and noise
     workers: int = 0  # DataLoader worker processes
@@ -35,6 +37,8 @@ class TrainConfig:
     sample_every: int = 500  # steps between sample grids
     eval_every: int = 500  # steps between checker evaluations (shapes only)
     eval_n: int = 200  # prompts per split in each periodic evaluation
-    checkpoint_every: int = 500  # steps between resumable checkpoints
-    resume: bool = False  # continue from out/checkpoint.pt
+    checkpoint_every: int = 500  # steps between resumable checkpoints (out/checkpoints/step_*.pt)
+    keep_checkpoints: int = 3  # newest checkpoints kept; older ones are deleted
+    resume: str | None = None  # auto: the newest readable checkpoint in out (if any), or a checkpoint file
+    precompute_text: bool = True  # encode a dataset's captions once into a disk cache ($LLMIMG_CACHE/embeddings)
     dry_run: bool = False  # build everything, run one step, write nothing

@@ -7,17 +7,20 @@ import torch.nn.functional as F
 
 
 def critic_hinge_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor, mismatched_logits: torch.Tensor,
-                      mismatched_valid: torch.Tensor) -> dict[str, torch.Tensor]:
+                      mismatched_valid: torch.Tensor, mismatched_count: float | None = None) -> dict[str, torch.Tensor]:
     """Discriminator loss. A real image with a caption of another scene counts as fake (matching-aware).
 
     real_logits: (B,) real images with their captions; fake_logits: (B,) generated images with the captions they
     were drawn for; mismatched_logits: (B,) real images with another row's caption; mismatched_valid: (B,) bool,
-    False where that other caption happens to equal the row's own.
+    False where that other caption happens to equal the row's own; mismatched_count: the mismatched term's divisor,
+    by default the number of valid rows (with N processes: the global batch's valid rows / N, so that the mean of
+    the processes' losses is the loss of the whole batch).
     """
     real = F.relu(1.0 - real_logits).mean()
     fake = F.relu(1.0 + fake_logits).mean()
     valid = mismatched_valid.float()
-    mismatched = (F.relu(1.0 + mismatched_logits) * valid).sum() / valid.sum().clamp(min=1.0)
+    count = valid.sum().clamp(min=1.0) if mismatched_count is None else mismatched_count
+    mismatched = (F.relu(1.0 + mismatched_logits) * valid).sum() / count
     total = real + 0.5 * (fake + mismatched)  # DF-GAN weights the two kinds of "fake" equally
     return {"critic": total, "critic_real": real, "critic_fake": fake, "critic_mismatched": mismatched}
 
@@ -40,15 +43,18 @@ def r1_penalty(critic, real: torch.Tensor, tokens, mask, pooled) -> torch.Tensor
 
 
 def vae_losses(reconstruction: torch.Tensor, real: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-               free_bits: float, kl_weight: float) -> dict[str, torch.Tensor]:
+               free_bits: float, kl_weight: float, above_floor: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
     """Negative ELBO per image: squared error summed over pixels (a Gaussian decoder, variance 1/2) plus KL.
 
     Free bits (Kingma et al. 2016): each latent dimension's batch-mean KL counts as at least `free_bits` nats,
     so the encoder is not pushed to ignore z (posterior collapse); `kl_weight` ramps from 0 to 1 (KL annealing).
-    reconstruction, real: (B, 3, R, R); mu, logvar: (B, noise_dim).
+    reconstruction, real: (B, 3, R, R); mu, logvar: (B, noise_dim). above_floor: (noise_dim,) bool, which
+    dimensions' KL passes the floor; by default this batch's, with N processes the global batch's.
     """
     squared_error = (reconstruction - real).pow(2).sum(dim=(1, 2, 3)).mean()
     kl_per_dimension = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)  # (noise_dim,)
     kl = kl_per_dimension.sum()
-    kl_floored = kl_per_dimension.clamp(min=free_bits).sum()
+    if above_floor is None:
+        above_floor = kl_per_dimension.detach() > free_bits
+    kl_floored = torch.where(above_floor, kl_per_dimension, torch.full_like(kl_per_dimension, free_bits)).sum()
     return {"vae": squared_error + kl_weight * kl_floored, "reconstruction": squared_error, "kl": kl}

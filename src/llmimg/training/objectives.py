@@ -5,55 +5,80 @@ The trainer owns data, text, EMA, logging and checkpoints; an objective owns its
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
+from torch.nn.attention import SDPBackend, sdpa_kernel
 
+from llmimg.distributed import SINGLE, World, all_sum, average_gradients
 from llmimg.text.encoder import TextEmbeddings
 from llmimg.training.config import TrainConfig
 from llmimg.training.losses import critic_hinge_loss, generator_hinge_loss, r1_penalty, vae_losses
 
 
+@dataclass
+class StepInputs:
+    """One process's share of one step: its rows of the global batch, and what it needs from the other rows."""
+
+    real: torch.Tensor  # (b, 3, R, R) real images in [-1, 1]
+    text: TextEmbeddings  # their captions: tokens (b, T, D), mask (b, T), pooled (b, D)
+    mismatched_text: TextEmbeddings  # per row, the caption of the previous row of the global batch (same T)
+    mismatched_valid: torch.Tensor  # (b,) bool, False where that caption equals the row's own
+    mismatched_count: float  # valid mismatched rows of the global batch / number of processes (at least 1 / N)
+    noise: torch.Tensor  # (b, noise_dim) this process's rows of the global batch's noise
+    step: int  # the step being taken (0-based)
+
+
+def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, world: World) -> None:
+    """Backward, average gradients over processes, update."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    average_gradients([p for group in optimizer.param_groups for p in group["params"]], world)
+    optimizer.step()
+
+
 class GanObjective:
     """Hinge GAN with mismatched captions (DF-GAN) and lazy R1: one critic step, then one generator step."""
 
-    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig):
-        self.generator, self.critic, self.config = generator, critic, config
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig, world: World = SINGLE):
+        self.generator, self.critic, self.config, self.world = generator, critic, config, world
         betas = (config.beta1, config.beta2)
         self.optimizers = {
             "generator": torch.optim.Adam(generator.parameters(), config.generator_lr, betas=betas),
             "critic": torch.optim.Adam(critic.parameters(), config.critic_lr, betas=betas),
         }
 
-    def step(self, real: torch.Tensor, text: TextEmbeddings, mismatched_rows: torch.Tensor,
-             mismatched_valid: torch.Tensor, noise: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        config, batch = self.config, real.shape[0]
+    def step(self, inputs: StepInputs) -> dict[str, torch.Tensor]:
+        config, real, text, batch = self.config, inputs.real, inputs.text, inputs.real.shape[0]
         autocast = torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16)
 
         # 1. critic: real+matching vs generated, and vs real+mismatched, through one shared image trunk
         with autocast:
-            fake = self.generator(noise, text.tokens, text.mask, text.pooled)
+            fake = self.generator(inputs.noise, text.tokens, text.mask, text.pooled)
             features = self.critic.features(torch.cat([real, fake.detach()]))  # (2B, C, 8, 8)
-            three = lambda t: torch.cat([t, t, t[mismatched_rows]])
-            logits = self.critic.logits(torch.cat([features, features[:batch]]), three(text.tokens),
-                                        three(text.mask), three(text.pooled)).float()
+            other = inputs.mismatched_text
+            three = lambda t, o: torch.cat([t, t, o])
+            logits = self.critic.logits(torch.cat([features, features[:batch]]), three(text.tokens, other.tokens),
+                                        three(text.mask, other.mask), three(text.pooled, other.pooled)).float()
             real_logits, fake_logits, mismatched_logits = logits.split(batch)
-            losses = critic_hinge_loss(real_logits, fake_logits, mismatched_logits, mismatched_valid)
+            losses = critic_hinge_loss(real_logits, fake_logits, mismatched_logits, inputs.mismatched_valid,
+                                       inputs.mismatched_count)
         critic_total = losses["critic"]
-        if config.r1_gamma > 0 and step % config.r1_every == 0:  # in fp32: it differentiates twice
-            losses["r1"] = r1_penalty(self.critic, real, text.tokens, text.mask, text.pooled)
+        if config.r1_gamma > 0 and inputs.step % config.r1_every == 0:  # in fp32: it differentiates twice
+            # the math attention kernel: the fused ones (CUDA flash / efficient, CPU flash, which channels-last
+            # inputs select on CPU) have no double backward
+            with sdpa_kernel(SDPBackend.MATH):
+                losses["r1"] = r1_penalty(self.critic, real, text.tokens, text.mask, text.pooled)
             critic_total = critic_total + 0.5 * config.r1_gamma * config.r1_every * losses["r1"]
-        self.optimizers["critic"].zero_grad(set_to_none=True)
-        critic_total.backward()
-        self.optimizers["critic"].step()
+        _step(self.optimizers["critic"], critic_total, self.world)
 
         # 2. generator: make the critic call its images real and matching
         self.critic.requires_grad_(False)
         with autocast:
             losses["generator"] = generator_hinge_loss(
                 self.critic(fake, text.tokens, text.mask, text.pooled).float())
-        self.optimizers["generator"].zero_grad(set_to_none=True)
-        losses["generator"].backward()
-        self.optimizers["generator"].step()
+        _step(self.optimizers["generator"], losses["generator"], self.world)
         self.critic.requires_grad_(True)
         return losses
 
@@ -61,31 +86,35 @@ class GanObjective:
 class VaeObjective:
     """Conditional VAE: reconstruct through q(z | x, text), KL to N(0, I) with free bits and a linear warm-up."""
 
-    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig):
-        self.decoder, self.encoder, self.config = generator, critic, config
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig, world: World = SINGLE):
+        self.decoder, self.encoder, self.config, self.world = generator, critic, config, world
         betas = (config.beta1, config.beta2)
         self.optimizers = {"vae": torch.optim.Adam([
             {"params": generator.parameters(), "lr": config.generator_lr},
             {"params": critic.parameters(), "lr": config.critic_lr},
         ], betas=betas)}
 
-    def step(self, real: torch.Tensor, text: TextEmbeddings, mismatched_rows: torch.Tensor,
-             mismatched_valid: torch.Tensor, noise: torch.Tensor, step: int) -> dict[str, torch.Tensor]:
-        config = self.config
+    def step(self, inputs: StepInputs) -> dict[str, torch.Tensor]:
+        config, real, text = self.config, inputs.real, inputs.text
         with torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16):
             mu, logvar = self.encoder(real, text.tokens, text.mask, text.pooled)  # (B, noise_dim) each
-            z = mu.float() + torch.exp(0.5 * logvar.float()) * noise  # reparameterisation, noise ~ N(0, I)
+            z = mu.float() + torch.exp(0.5 * logvar.float()) * inputs.noise  # reparameterisation, noise ~ N(0, I)
             reconstruction = self.decoder(z, text.tokens, text.mask, text.pooled).float()
-        kl_weight = config.kl_weight * min(1.0, (step + 1) / max(1, config.kl_warmup_steps))
-        losses = vae_losses(reconstruction, real, mu.float(), logvar.float(), config.free_bits, kl_weight)
-        self.optimizers["vae"].zero_grad(set_to_none=True)
-        losses["vae"].backward()
-        self.optimizers["vae"].step()
+        kl_weight = config.kl_weight * min(1.0, (inputs.step + 1) / max(1, config.kl_warmup_steps))
+        above_floor = None
+        if self.world.active:  # free bits floor the global batch's mean KL per dimension, not each process's
+            local = (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).float().detach().mean(dim=0)
+            global_mean = torch.tensor(all_sum(local.tolist(), self.world, local.device), device=local.device)
+            above_floor = global_mean / self.world.size > config.free_bits
+        losses = vae_losses(reconstruction, real, mu.float(), logvar.float(), config.free_bits, kl_weight,
+                            above_floor)
+        _step(self.optimizers["vae"], losses["vae"], self.world)
         return losses
 
 
 OBJECTIVES = {"gan": GanObjective, "vae": VaeObjective}
 
 
-def build_objective(family: str, generator: nn.Module, critic: nn.Module, config: TrainConfig):
-    return OBJECTIVES[family](generator, critic, config)
+def build_objective(family: str, generator: nn.Module, critic: nn.Module, config: TrainConfig,
+                    world: World = SINGLE):
+    return OBJECTIVES[family](generator, critic, config, world)

@@ -1,13 +1,16 @@
-"""The GAN training loop: hinge loss with mismatched captions, EMA generator, periodic samples and evaluation.
+"""The training loop: one objective's steps, EMA generator, periodic samples, evaluation and checkpoints.
 
     llmimg train --data shapes --out runs/shapes64 --steps 10000 --bf16
+    torchrun --nproc_per_node=2 -m llmimg train --data shapes --out runs/ddp --batch-size 64
+
+Under torchrun each process takes its slice of every global batch and gradients are averaged (llmimg/distributed.py);
+rank 0 alone logs, samples, evaluates and writes checkpoints. docs/TRAINING.md has the recipes.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -18,6 +21,20 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from llmimg.data.datasets import BUILTIN, build_dataset, collate
+from llmimg.distributed import (
+    SINGLE,
+    World,
+    all_sum,
+    any_rank,
+    barrier,
+    broadcast_object,
+    broadcast_parameters,
+    close_world,
+    fingerprint,
+    gather_objects,
+    init_world,
+    local_device,
+)
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
 from llmimg.models.registry import build_critic, build_generator, resolve_preset
 from llmimg.pipeline.export import load_model, save_model
@@ -25,8 +42,10 @@ from llmimg.pipeline.generate import pick_device, sample
 from llmimg.pipeline.grid import save_grid
 from llmimg.text.encoder import TextEncoder
 from llmimg.text.prompt import normalise_prompt
+from llmimg.training.checkpoints import load_checkpoint, resolve_resume, save_checkpoint
 from llmimg.training.config import TrainConfig
-from llmimg.training.objectives import build_objective
+from llmimg.training.objectives import StepInputs, build_objective
+from llmimg.training.stopping import StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +80,17 @@ def ema_with_warmup(decay: float):
 class StepSampler(Sampler[list[int]]):
     """Batches of indices as a pure function of the step: a fresh permutation each epoch, seeded by (seed, epoch).
 
-    Resuming at step s yields exactly the batches an uninterrupted run would have seen from step s.
+    Resuming at step s yields exactly the batches an uninterrupted run would have seen from step s. With N
+    processes, rank r takes the r-th of N equal slices of each global batch (DistributedSampler's job, kept pure).
     """
 
-    def __init__(self, length: int, batch_size: int, seed: int, start_step: int, steps: int):
+    def __init__(self, length: int, batch_size: int, seed: int, start_step: int, steps: int, world: World = SINGLE):
+        if batch_size % world.size:
+            raise ValueError(f"--batch-size {batch_size} (the global batch) must divide among {world.size} processes")
         self.length, self.batch_size, self.seed = length, batch_size, seed
         self.start_step, self.steps = start_step, steps
+        share = batch_size // world.size
+        self.slice = slice(world.rank * share, (world.rank + 1) * share)
 
     def __len__(self) -> int:
         return self.steps - self.start_step
@@ -80,16 +104,20 @@ class StepSampler(Sampler[list[int]]):
                 generator = torch.Generator().manual_seed(self.seed * 100_003 + epoch)
                 permutation, epoch_seen = torch.randperm(self.length, generator=generator), epoch
             start = position * self.batch_size
-            yield permutation[start:start + self.batch_size].tolist()
+            yield permutation[start:start + self.batch_size][self.slice].tolist()
 
 
 class Trainer:
-    """Owns the networks, optimisers and run folder of one training run."""
+    """Owns the networks, optimisers and run folder of one training run (one process's share of it)."""
 
     def __init__(self, config: TrainConfig):
         self.config = config
         self.out = Path(config.out)
-        self.device = pick_device(config.device)
+        self.device = local_device(pick_device(config.device))
+        self.world = init_world(self.device)
+        if config.batch_size % self.world.size:
+            raise ValueError(f"--batch-size {config.batch_size} is the global batch: it must divide among "
+                             f"{self.world.size} processes")
         torch.manual_seed(config.seed)
         dataset_name = config.data if config.data in BUILTIN else Path(config.data).name
         model_config = resolve_preset(config.model, config.model_type, config.resolution, dataset=dataset_name)
@@ -100,25 +128,42 @@ class Trainer:
         self.dataset = build_dataset(config.data, model_config.resolution, seed=config.seed,
                                      template=config.caption_template)
         self.text_encoder = TextEncoder.load(config.text_encoder, cache_size=1 << 16)
+        if config.precompute_text and not config.dry_run:
+            self._attach_text_store()
         self.model_config = replace(model_config, text_dim=self.text_encoder.dim,
                                     text_encoder=self.text_encoder.name)
         self.generator = build_generator(self.model_config).to(self.device)
         if initial is not None:
             self.generator.load_state_dict(initial.generator.state_dict())
         self.critic = build_critic(self.model_config).to(self.device)
+        if config.channels_last:
+            self.generator.to(memory_format=torch.channels_last)
+            self.critic.to(memory_format=torch.channels_last)
+        broadcast_parameters([self.generator, self.critic], self.world)
         self.ema = AveragedModel(self.generator, multi_avg_fn=ema_with_warmup(config.ema_decay))
-        self.objective = build_objective(self.model_config.family, self.generator, self.critic, config)
+        if config.compile:
+            self.generator.compile()  # in place: state-dict keys stay the same
+        self.objective = build_objective(self.model_config.family, self.generator, self.critic, config, self.world)
         self.step = 0
         self.noise_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
 
-    # -- checkpoints --------------------------------------------------------------------------------------------
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.out / "checkpoint.pt"
+    def _attach_text_store(self) -> None:
+        """Datasets with a caption list get their embeddings from the disk cache (built by rank 0 if missing)."""
+        captions = getattr(self.dataset, "captions", None)
+        if not captions:  # e.g. shapes: 100,000 procedural scenes, encoded on demand into the in-memory cache
+            return
+        from llmimg.text.embedding_cache import build_store
 
-    def save_checkpoint(self) -> None:
-        """Everything needed to continue, as state dicts only (loaded with weights_only=True), written atomically."""
-        state = {
+        if self.world.is_main:
+            self.text_encoder.store = build_store(self.text_encoder, captions, progress=True)
+        barrier(self.world)
+        if not self.world.is_main:
+            self.text_encoder.store = build_store(self.text_encoder, captions, write=False)
+
+    # -- checkpoints --------------------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """Everything needed to continue bit-identically, as state dicts and tensors only (weights_only=True)."""
+        return {
             "step": self.step,
             "generator": self.generator.state_dict(),
             "critic": self.critic.state_dict(),
@@ -128,46 +173,71 @@ class Trainer:
             "torch_rng": torch.get_rng_state(),
             "train_config": json.dumps(asdict(self.config)),
             "model_config": self.model_config.to_json(),
+            "world_size": self.world.size,
         }
-        temporary = self.checkpoint_path.with_suffix(".tmp")
-        with open(temporary, "wb") as handle:
-            torch.save(state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.checkpoint_path)
 
-    def load_checkpoint(self) -> None:
-        state = torch.load(self.checkpoint_path, map_location=self.device, weights_only=True)
+    def load_state_dict(self, state: dict, source: Path) -> None:
         if state["model_config"] != self.model_config.to_json():
-            raise ValueError(f"{self.checkpoint_path} was made with another model config; use a new --out")
+            raise ValueError(f"{source} was made with another model config; use a new --out")
         self.generator.load_state_dict(state["generator"])
         self.critic.load_state_dict(state["critic"])
         self.ema.load_state_dict(state["ema"])
         for name, optimizer in self.objective.optimizers.items():
             optimizer.load_state_dict(state[f"{name}_optimizer"])
-        self.noise_generator.set_state(state["noise_rng"])
-        torch.set_rng_state(state["torch_rng"])
+        self.noise_generator.set_state(state["noise_rng"].cpu())
+        torch.set_rng_state(state["torch_rng"].cpu())
         self.step = int(state["step"])
-        log.info("resumed from %s at step %d", self.checkpoint_path, self.step)
+        if state.get("world_size", 1) != self.world.size:
+            log.warning("%s was written by %d processes, now %d: same data and global batch, not bit-identical",
+                        source, state.get("world_size", 1), self.world.size)
+        log.info("resumed from %s at step %d", source, self.step)
+
+    def save_checkpoint(self) -> Path | None:
+        if not self.world.is_main:
+            return None
+        return save_checkpoint(self.out, self.step, self.state_dict(), self.config.keep_checkpoints)
+
+    def resume(self, resume: str) -> None:
+        """Rank 0 picks the checkpoint ("auto": the newest readable one); every rank loads that same file."""
+        found = resolve_resume(self.out, resume, self.device) if self.world.is_main else None
+        path = broadcast_object(str(found[0]) if found else None, self.world)
+        if path is None:
+            log.warning("--resume %s: no checkpoint in %s yet, starting from step 0", resume, self.out)
+            return
+        state = found[1] if found else load_checkpoint(Path(path), self.device)
+        self.load_state_dict(state, Path(path))
 
     # -- one step -----------------------------------------------------------------------------------------------
-    def train_step(self, images: torch.Tensor, captions: list[str]) -> dict[str, float]:
-        """One update of the family's objective on a batch of real (image, caption) pairs, then the EMA."""
+    def train_step(self, images: torch.Tensor, captions: list[str],
+                   all_captions: list[list[str]] | None = None) -> dict[str, float]:
+        """One update on this process's (image, caption) rows, then the EMA. `all_captions`: every rank's captions
+        in rank order (the global batch; gathered here when not given)."""
+        all_captions = all_captions if all_captions is not None else gather_objects(captions, self.world)
         batch = images.shape[0]
+        offset = sum(len(part) for part in all_captions[:self.world.rank])
+        everything = [caption for part in all_captions for caption in part]
+        total = len(everything)
         real = images.to(self.device, non_blocking=True)
-        text = self.text_encoder(captions).to(self.device)  # tokens (B, T, 384), mask (B, T), pooled (B, 384)
-        # mismatched captions: each real image with the next row's caption (Reed et al. 2016)
-        mismatched_rows = torch.roll(torch.arange(batch), 1)
-        keys = [normalise_prompt(c) for c in captions]
-        mismatched_valid = torch.tensor([keys[i] != keys[j] for i, j in enumerate(mismatched_rows.tolist())],
+        if self.config.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        # mismatched captions: each real image with the previous row's caption of the global batch (Reed et al.
+        # 2016), so that N processes see the same pairs as one process would
+        keys = [normalise_prompt(c) for c in everything]
+        previous = [(offset + row - 1) % total for row in range(batch)]
+        mismatched_valid = torch.tensor([keys[offset + row] != keys[j] for row, j in enumerate(previous)],
                                         device=self.device)
-        noise = torch.randn(batch, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
-        losses = self.objective.step(real, text, mismatched_rows, mismatched_valid, noise, self.step)
+        valid_in_batch = sum(keys[g] != keys[g - 1] for g in range(total))  # keys[-1]: the roll wraps around
+        # tokens (2b, T, 384), mask (2b, T), pooled (2b, 384): the rows' captions, then their mismatched ones
+        text = self.text_encoder(list(captions) + [everything[j] for j in previous]).to(self.device)
+        # every rank draws the global batch's noise and keeps its rows, so the RNG streams stay equal
+        noise = torch.randn(total, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
+        inputs = StepInputs(real, text[:batch], text[batch:], mismatched_valid,
+                            max(valid_in_batch, 1) / self.world.size, noise[offset:offset + batch], self.step)
+        losses = self.objective.step(inputs)
         # exponential moving average of the generator (decoder), which is what gets exported
         self.ema.update_parameters(self.generator)
         self.step += 1
         return {name: value.item() for name, value in losses.items()}
-
     # -- the loop -----------------------------------------------------------------------------------------------
     def draw(self, prompts: list[str], seeds: list[int]):
         """Generate with the EMA generator through the shared generation path."""
@@ -175,11 +245,19 @@ class Trainer:
         return sample(self.ema.module, self.text_encoder, prompts, seeds, device=self.device)
 
     def write_samples(self) -> None:
-        prompts = SAMPLE_PROMPTS.get(self.config.data) or [self.dataset[i][1] for i in range(6)]
+        prompts = SAMPLE_PROMPTS.get(self.config.data) or self._dataset_prompts()
         images = self.draw([p for p in prompts for _ in range(SAMPLE_SEEDS)], list(range(len(prompts) * SAMPLE_SEEDS)))
         (self.out / "samples").mkdir(exist_ok=True)
         save_grid(images, prompts, SAMPLE_SEEDS, self.out / "samples" / f"step_{self.step:06d}.png",
                   title=f"step {self.step}")
+
+    def _dataset_prompts(self, count: int = 6) -> list[str]:
+        """The first distinct captions of the dataset (unreadable samples have none)."""
+        captions = getattr(self.dataset, "captions", None)
+        if captions is None:
+            items = (self.dataset[i] for i in range(min(len(self.dataset), 256)))
+            captions = [item[1] for item in items if item is not None]
+        return list(dict.fromkeys(captions))[:count] or ["an image"]
 
     def evaluate(self) -> dict | None:
         if self.config.data != "shapes" or self.config.eval_n <= 0:
@@ -201,52 +279,87 @@ class Trainer:
             handle.write(json.dumps(metrics) + "\n")
 
     def fit(self) -> Path | None:
-        config = self.config
-        if config.resume and self.checkpoint_path.is_file():
-            self.load_checkpoint()
-        elif config.resume:
-            log.warning("--resume: no checkpoint in %s yet, starting from step 0", self.out)
+        config, main = self.config, self.world.is_main
+        if config.resume:
+            self.resume("auto" if config.resume is True else config.resume)  # True: the old boolean API
         steps = 1 if config.dry_run else config.steps
-        if not config.dry_run:
+        if main and not config.dry_run:
             self.out.mkdir(parents=True, exist_ok=True)
             (self.out / "train_config.json").write_text(json.dumps(asdict(config), indent=2))
-        sampler = StepSampler(len(self.dataset), config.batch_size, config.seed, self.step, steps)
-        loader = DataLoader(self.dataset, batch_sampler=sampler, collate_fn=collate, num_workers=config.workers)
+        sampler = StepSampler(len(self.dataset), config.batch_size, config.seed, self.step, steps, self.world)
+        # its own generator: each new loader iterator draws a worker seed, which must not move the global RNG
+        # (a resumed run makes one more iterator than an uninterrupted one)
+        loader = DataLoader(self.dataset, batch_sampler=sampler, collate_fn=collate, num_workers=config.workers,
+                            generator=torch.Generator().manual_seed(config.seed + self.step))
         skipped_total, window_start, window_images = 0, time.perf_counter(), 0
-        bar = tqdm(loader, total=len(sampler), initial=0, desc="train", dynamic_ncols=True, disable=None)
-        for images, captions, skipped in bar:
-            skipped_total += skipped
-            if not captions:
-                self.step += 1
-                continue
-            losses = self.train_step(images, captions)
-            window_images += len(captions)
-            if config.dry_run:
-                log.info("dry run: one step, losses %s", {k: round(v, 4) for k, v in losses.items()})
-                return None
-            if self.step % config.log_every == 0 or self.step == steps:
-                elapsed = time.perf_counter() - window_start
-                rate = window_images / max(elapsed, 1e-9)
-                window_start, window_images = time.perf_counter(), 0
-                metrics = {"step": self.step, **{k: round(v, 5) for k, v in losses.items()},
-                           "images_per_s": round(rate, 1), "skipped_images": skipped_total}
-                shown = {k: f"{v:.3f}" for k, v in losses.items() if k in LOSSES_SHOWN}
-                bar.set_postfix(**shown, ips=f"{rate:.0f}")
-                log.info("step %d  %s  img/s %.1f", self.step, "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
-                self._record(metrics)
-            if self.step % config.eval_every == 0 or self.step == steps:
-                scores = self.evaluate()
-                if scores is not None:
-                    log.info("step %d  checker pass %s", self.step, scores)
-                    self._record({"step": self.step, "eval": scores})
-            if self.step % config.sample_every == 0 or self.step == steps:
-                self.write_samples()
-            if self.step % config.checkpoint_every == 0 or self.step == steps:
-                self.save_checkpoint()
-                self.export()
-        return self.export()
+        bar = tqdm(loader, total=len(sampler), desc="train", dynamic_ncols=True, disable=None if main else True)
+        with StopRequest() as stop:
+            for images, captions, skipped in bar:
+                skipped_total += skipped
+                all_captions = gather_objects(captions, self.world)
+                if not all(all_captions):  # a process whose rows were all unreadable: every process skips the step
+                    self.step += 1
+                    continue
+                losses = self.train_step(images, captions, all_captions)
+                window_images += sum(len(part) for part in all_captions)
+                if config.dry_run:
+                    log.info("dry run: one step, losses %s", {k: round(v, 4) for k, v in losses.items()})
+                    return None
+                stopping = any_rank(stop.requested, self.world, self.device)
+                if self.step % config.log_every == 0 or self.step == steps or stopping:
+                    self._log(losses, skipped_total, window_start, window_images, bar)
+                    window_start, window_images = time.perf_counter(), 0
+                if main and (self.step % config.eval_every == 0 or self.step == steps):
+                    scores = self.evaluate()
+                    if scores is not None:
+                        log.info("step %d  checker pass %s", self.step, scores)
+                        self._record({"step": self.step, "eval": scores})
+                if main and (self.step % config.sample_every == 0 or self.step == steps):
+                    self.write_samples()
+                if main and (self.step % config.checkpoint_every == 0 or self.step == steps or stopping):
+                    self.save_checkpoint()
+                    self.export()
+                if stopping:
+                    if main:
+                        log.warning("stopped at step %d; continue with --resume auto", self.step)
+                    break
+        self._check_in_sync()
+        path = self.export() if main else self.out / "model.safetensors"
+        barrier(self.world)
+        return path
+
+    def _log(self, losses: dict[str, float], skipped_total: int, window_start: float, window_images: int,
+             bar) -> None:
+        """Losses averaged over processes, global images/s and unreadable images skipped so far, on rank 0."""
+        names = sorted(losses)
+        summed = all_sum([losses[name] for name in names] + [skipped_total], self.world, self.device)
+        losses = {name: value / self.world.size for name, value in zip(names, summed)}
+        rate = window_images / max(time.perf_counter() - window_start, 1e-9)
+        if not self.world.is_main:
+            return
+        metrics = {"step": self.step, **{k: round(v, 5) for k, v in losses.items()},
+                   "images_per_s": round(rate, 1), "skipped_images": int(summed[-1])}
+        shown = {k: f"{v:.3f}" for k, v in losses.items() if k in LOSSES_SHOWN}
+        bar.set_postfix(**shown, ips=f"{rate:.0f}")
+        log.info("step %d  %s  img/s %.1f", self.step, "  ".join(f"{k} {v}" for k, v in shown.items()), rate)
+        self._record(metrics)
+
+    def _check_in_sync(self) -> None:
+        """With N processes, record whether every rank ended with the same weights (they must)."""
+        if not self.world.active:
+            return
+        hashes = gather_objects(fingerprint([self.generator, self.critic, self.ema]), self.world)
+        in_sync = len(set(hashes)) == 1
+        if self.world.is_main:
+            self._record({"step": self.step, "ranks_in_sync": in_sync, "weights_sha256": hashes})
+            if not in_sync:
+                log.error("processes ended with different weights: %s", hashes)
 
 
 def train(config: TrainConfig) -> Path | None:
     """Train a model as configured; returns the exported model's path (None for a dry run)."""
-    return Trainer(config).fit()
+    trainer = Trainer(config)
+    try:
+        return trainer.fit()
+    finally:
+        close_world(trainer.world)

@@ -1,0 +1,51 @@
+"""llmimg data check my_images/ --json report.json
+
+Look after a training set. `check` reads every image of a folder or of tar shards and lists the unreadable,
+truncated, tiny and oddly-moded ones and the samples without a caption or an image (exit code 1 when it lists
+any). `pack` writes the samples that training would read into tar shards (WebDataset layout: key.png + key.txt),
+for datasets too large for a folder listing:
+
+    llmimg data pack my_images/ --out shards/ --samples-per-shard 1000
+    llmimg train --data shards/ --out runs/mine
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser("data", help="check a dataset, or pack it into tar shards", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser("check", help="report unreadable, truncated, tiny, odd-mode and uncaptioned samples")
+    check.add_argument("source", metavar="DIR", help="a folder (metadata.jsonl or class folders) or tar shards")
+    check.add_argument("--json", type=Path, default=None, help="also write the full report as JSON here")
+    check.add_argument("--show", type=int, default=50, help="problems listed in the table (default: 50)")
+    pack = actions.add_parser("pack", help="write the usable samples as tar shards")
+    pack.add_argument("source", metavar="DIR", help="a folder (metadata.jsonl or class folders) or tar shards")
+    pack.add_argument("--out", type=Path, required=True, help="folder for shard-000000.tar, ...")
+    pack.add_argument("--samples-per-shard", type=int, default=1000, help="samples per tar file (default: 1000)")
+    for sub in (check, pack):
+        sub.add_argument("--min-size", type=int, default=16, help="smaller images count as tiny (default: 16 px)")
+        sub.add_argument("--caption-template", default="a photo of a {class}",
+                         help="captions of a class-folder dataset, as in train (default: %(default)s)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from llmimg.data.check import check, pack
+
+    if args.action == "check":
+        report = check(args.source, args.min_size, template=args.caption_template)
+        print(report.table(args.show))
+        if args.json is not None:
+            args.json.write_text(report.to_json() + "\n", encoding="utf-8")
+        return 1 if report.problems else 0
+    if args.samples_per_shard < 1:
+        raise ValueError("--samples-per-shard must be at least 1")
+    shards, report = pack(args.source, args.out, args.samples_per_shard, args.min_size, args.caption_template)
+    print(f"wrote {report.usable} samples in {len(shards)} shards to {args.out}/" +
+          (f"; left out or flagged: {report.counts}" if report.problems else ""))
+    return 0

@@ -1,0 +1,88 @@
+"""Crash-safe training checkpoints: atomic writes, the last K kept, the newest readable one found on resume.
+
+A checkpoint is `out/checkpoints/step_<step>.pt`, a dict of state dicts and tensors (no pickled code) loaded with
+`weights_only=True`. It is written to a temporary file, fsynced, renamed into place and the folder fsynced, so a
+crash (even SIGKILL or power loss) leaves either the previous set or the new file complete, never half a file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import re
+from pathlib import Path
+
+import torch
+
+log = logging.getLogger(__name__)
+
+PATTERN = re.compile(r"^step_(\d+)\.pt$")
+LEGACY = "checkpoint.pt"  # the single checkpoint of llmimg runs before keep-K checkpoints
+
+
+def checkpoint_dir(out: Path) -> Path:
+    return Path(out) / "checkpoints"
+
+
+def list_checkpoints(out: Path) -> list[tuple[int, Path]]:
+    """(step, path) of every checkpoint file in the run folder, newest first."""
+    folder = checkpoint_dir(out)
+    if not folder.is_dir():
+        return []
+    found = [(int(match.group(1)), path) for path in folder.iterdir() if (match := PATTERN.match(path.name))]
+    return sorted(found, reverse=True)
+
+
+def save_checkpoint(out: Path, step: int, state: dict, keep: int) -> Path:
+    """Write `state` as the checkpoint of `step` atomically, then delete all but the newest `keep`."""
+    folder = checkpoint_dir(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"step_{step:08d}.pt"
+    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
+    with open(temporary, "wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+    _fsync_dir(folder)  # the rename itself survives a power loss only once the folder entry is on disk
+    for _, old in list_checkpoints(out)[max(1, keep):]:
+        old.unlink(missing_ok=True)
+    return path
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. platforms without directory descriptors
+        return
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
+    state = torch.load(path, map_location=device, weights_only=True)
+    if not isinstance(state, dict) or "step" not in state:
+        raise ValueError(f"{path} is not a training checkpoint")
+    return state
+
+
+def resolve_resume(out: Path, resume: str, device: torch.device | str = "cpu") -> tuple[Path, dict] | None:
+    """The checkpoint to continue from: `resume` is "auto" (the newest readable one in `out`, skipping damaged
+    ones with a warning; None when there is none) or the path of one checkpoint file."""
+    if resume != "auto":
+        path = Path(resume)
+        if not path.is_file():
+            raise FileNotFoundError(f"--resume {resume}: no such checkpoint file")
+        return path, load_checkpoint(path, device)
+    candidates = list_checkpoints(out)
+    if (Path(out) / LEGACY).is_file():  # runs started before checkpoints/ existed: their one checkpoint, last
+        candidates.append((-1, Path(out) / LEGACY))
+    for step, path in candidates:
+        try:
+            return path, load_checkpoint(path, device)
+        except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError) as error:  # torn
+            log.warning("skipping unreadable checkpoint %s (step %d): %s", path, step, str(error)[:200])
+    return None
