@@ -6,6 +6,7 @@
     llmimg explain "a small red circle to the left of a large blue square"
     llmimg prompts --keywords red,circle,left --data shapes --n 10 > prompts.txt
     llmimg interpolate "a large red circle" "a small blue square" --steps 16 --gif
+    llmimg serve --port 8000   # HTTP API (OpenAI Images, SD web UI txt2img) and a live page at /
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ import logging
 import sys
 
 from llmimg import __version__
-from llmimg.cli import evaluate, explain, generate, interpolate, prompts, train
+from llmimg.cli import evaluate, explain, generate, interpolate, prompts, serve, train
 
-COMMANDS = (train, generate, evaluate, explain, prompts, interpolate)
+COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
