@@ -63,8 +63,8 @@ class ImageService:
     def start(self) -> None:
         """Start the worker and warm it (kernels chosen, a full batch's memory allocated) before serving."""
         self.batcher.start()
-        for count in (self.config.max_batch_size, 1):
-            self.batcher.submit(["a large red circle"] * count, list(range(count))).result()
+        for count in (self.config.max_batch_size, 1):  # on the worker thread, outside the queue's bound
+            self.batcher.call(partial(self.batcher.draw, ["a large red circle"] * count, list(range(count)))).result()
 
     def stop(self) -> None:
         self.batcher.stop()
