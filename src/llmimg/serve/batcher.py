@@ -149,7 +149,7 @@ class Batcher:
         start = time.perf_counter()
         try:
             images = self.draw(prompts, seeds)
-        except Exception as error:  # noqa: BLE001 - handed to every waiting request, never lost
+        except Exception as error:  # handed to every waiting request, never lost
             log.exception("drawing a batch of %d images failed", len(seeds))
             for job in live:
                 job.future.set_exception(error)
@@ -167,5 +167,5 @@ class Batcher:
             return
         try:
             work.future.set_result(work.function())
-        except Exception as error:  # noqa: BLE001
+        except Exception as error:  # noqa: BLE001 - handed to the caller
             work.future.set_exception(error)

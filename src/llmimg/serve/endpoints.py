@@ -10,8 +10,17 @@ from fastapi import FastAPI, Query
 from fastapi.responses import FileResponse, Response
 
 from llmimg import __version__
-from llmimg.serve.schemas import (MAX_SEED, Health, ImageData, ImageGenerationRequest, ImagesResponse, ModelCard,
-                                  ModelList, Txt2ImgRequest, Txt2ImgResponse)
+from llmimg.serve.schemas import (
+    MAX_SEED,
+    Health,
+    ImageData,
+    ImageGenerationRequest,
+    ImagesResponse,
+    ModelCard,
+    ModelList,
+    Txt2ImgRequest,
+    Txt2ImgResponse,
+)
 from llmimg.serve.service import ApiError, ImageService
 
 # a PNG of (model, prompt, seed) never changes, so browsers may keep it

@@ -106,9 +106,9 @@ class ImageService:
         prompts, seeds = request.expanded
         images = await self._wait(self.batcher.submit(prompts, seeds))
         drawn = []
-        for image, prompt, seed in zip(images, prompts, seeds):
-            metadata = self.metadata(prompt, seed)
-            drawn.append(DrawnImage(self.png(image, metadata), prompt, seed, metadata))
+        for image, image_prompt, image_seed in zip(images, prompts, seeds):
+            metadata = self.metadata(image_prompt, image_seed)
+            drawn.append(DrawnImage(self.png(image, metadata), image_prompt, image_seed, metadata))
         return drawn
 
     async def frame(self, prompt_a: str, prompt_b: str, t: float, seed: int) -> bytes:
