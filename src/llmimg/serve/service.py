@@ -22,6 +22,7 @@ from llmimg.serve.batcher import Batcher
 from llmimg.serve.config import ServerConfig
 from llmimg.serve.metrics import ServerMetrics
 from llmimg.serve.schemas import MAX_SEED
+from llmimg.text.prompt import normalise_prompt
 
 
 class ApiError(Exception):
@@ -78,8 +79,8 @@ class ImageService:
             prompt.encode("utf-8")
         except UnicodeEncodeError:
             raise ApiError(400, f"{param} is not valid Unicode text (lone surrogate characters)", param) from None
-        if not prompt.strip():
-            raise ApiError(400, f"{param} is empty: describe the image in words", param)
+        if not normalise_prompt(prompt):
+            raise ApiError(400, f"{param} is empty (after normalising): describe the image in words", param)
         return prompt
 
     def check_count(self, count: int, param: str = "n") -> int:
@@ -123,6 +124,8 @@ class ImageService:
     async def _wait(self, future):
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout_s)
+        except ValueError as error:  # the pipeline's word for bad input
+            raise ApiError(400, str(error)) from None
         except TimeoutError:
             raise ApiError(503, f"timed out after {self.config.timeout_s:g} s waiting for the model: the server is "
                                 "overloaded, retry later", headers={"Retry-After": "1"}) from None
