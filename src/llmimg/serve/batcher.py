@@ -51,7 +51,7 @@ _STOP = object()
 class Batcher:
     """Queue of image jobs served by one worker thread; `submit` and `call` return concurrent Futures."""
 
-    def __init__(self, draw: Draw, max_batch_size: int = 64, max_wait_ms: float = 2.0, max_queue: int = 256,
+    def __init__(self, draw: Draw, max_batch_size: int = 64, max_wait_ms: float = 2.0, max_queue: int = 64,
                  on_batch: Callable[[int, float], None] | None = None):
         self.draw = draw
         self.max_batch_size = max_batch_size

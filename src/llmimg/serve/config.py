@@ -13,7 +13,7 @@ class ServerConfig:
     port: int = 8000  # TCP port
     max_batch_size: int = 64  # most images drawn in one forward pass
     max_wait_ms: float = 2.0  # how long the first request of a batch waits for others to join it
-    max_queue: int = 256  # most images waiting for the model; past it, requests get 429 at once
+    max_queue: int = 64  # most images waiting for the model (one full batch); past it, requests get 429 at once
     max_images: int = 16  # most images one request may ask for (n, batch_size x n_iter)
     max_prompt_chars: int = 1000  # longest prompt accepted, in characters
     max_body_bytes: int = 65536  # largest request body accepted, in bytes (413 past it)

@@ -138,5 +138,7 @@ class ImageService:
     def png(image: np.ndarray, metadata: dict[str, str]) -> bytes:
         picture = encode_png(image, metadata)
         buffer = io.BytesIO()
-        picture.save(buffer, format="PNG", pnginfo=picture.info["pnginfo"])
+        # zlib level 1: a third of the default's time for a 64x64 image (the largest per-request cost on the
+        # event loop, measured with cProfile under load), files about 15% larger
+        picture.save(buffer, format="PNG", pnginfo=picture.info["pnginfo"], compress_level=1)
         return buffer.getvalue()
