@@ -89,9 +89,10 @@ class Connection:
 
 
 def server_counters(base_url: str) -> dict[str, float]:
-    """Totals from /metrics: forward passes, images, model seconds."""
+    """Totals from /metrics: forward passes, images, model seconds, seconds requests waited for their pass."""
     wanted = {"llmimg_batch_images_count": "batches", "llmimg_batch_images_sum": "images",
-              "llmimg_batch_seconds_sum": "model_seconds"}
+              "llmimg_batch_seconds_sum": "model_seconds", "llmimg_queue_seconds_sum": "queued_seconds",
+              "llmimg_queue_seconds_count": "queued_requests"}
     counters = {}
     for line in httpx.get(f"{base_url}/metrics", timeout=30).text.splitlines():
         name = line.split(" ")[0]
@@ -200,14 +201,18 @@ def main() -> None:
                                "model_ms_per_pass": round(1000 * (after["model_seconds"] - before["model_seconds"])
                                                           / max(batches, 1), 2),
                                "model_busy_fraction": round((after["model_seconds"] - before["model_seconds"])
-                                                            / stage["seconds"], 3)}
+                                                            / stage["seconds"], 3),
+                               "queued_ms_per_request": round(1000 * (after["queued_seconds"] - before["queued_seconds"])
+                                                              / max(after["queued_requests"] - before["queued_requests"],
+                                                                    1), 2)}
             stage["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             stages.append(stage)
             lat = stage["latency_ms"]
             print(f"concurrency {concurrency:4d}: {stage['images_per_s']:8.1f} images/s  p50 {lat['p50']} ms  "
                   f"p99 {lat['p99']} ms  ok {stage['ok']}  429 {stage['rejected_429']}  errors {stage['errors']}  "
                   f"| server: {stage['server']['images_per_pass']} images/pass, "
-                  f"{stage['server']['model_ms_per_pass']} ms/pass, model busy "
+                  f"{stage['server']['model_ms_per_pass']} ms/pass, queued {stage['server']['queued_ms_per_request']} ms,"
+                  f" model busy "
                   f"{100 * stage['server']['model_busy_fraction']:.0f}%  | load {stage['load_average_after']}")
     finally:
         if process is not None:

@@ -138,7 +138,7 @@ def test_health_models_metrics_and_page(server):
     assert httpx.get(f"{url}/v1/models").json()["data"][0]["id"] == "tiny"
     metrics = httpx.get(f"{url}/metrics").text
     for name in ("llmimg_requests_total", "llmimg_request_seconds_bucket", "llmimg_batch_images_bucket",
-                 "llmimg_queue_images"):
+                 "llmimg_queue_seconds_bucket", "llmimg_queue_images"):
         assert name in metrics
     page = httpx.get(f"{url}/")
     assert page.status_code == 200 and 'id="prompt"' in page.text and "viewport" in page.text
@@ -230,7 +230,7 @@ def fake_draw(prompts, seeds):
 def test_batcher_groups_splits_and_bounds():
     sizes = []
     batcher = Batcher(fake_draw, max_batch_size=5, max_wait_ms=50, max_queue=8,
-                      on_batch=lambda images, seconds: sizes.append(images))
+                      on_batch=lambda images, seconds, queued: sizes.append(images))
     release = threading.Event()
     batcher.start()
     try:

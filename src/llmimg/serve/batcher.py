@@ -37,6 +37,7 @@ class _Job:
     prompts: list[str]  # one prompt per image
     seeds: list[int]  # one seed per image
     future: Future = field(default_factory=Future)  # -> (N, H, W, 3) uint8
+    submitted: float = field(default_factory=time.perf_counter)  # for the time spent queued
 
 
 @dataclass
@@ -52,12 +53,13 @@ class Batcher:
     """Queue of image jobs served by one worker thread; `submit` and `call` return concurrent Futures."""
 
     def __init__(self, draw: Draw, max_batch_size: int = 64, max_wait_ms: float = 2.0, max_queue: int = 64,
-                 on_batch: Callable[[int, float], None] | None = None):
+                 on_batch: Callable[[int, float, list[float]], None] | None = None):
         self.draw = draw
         self.max_batch_size = max_batch_size
         self.max_wait = max_wait_ms / 1000
         self.max_queue = max_queue
-        self.on_batch = on_batch  # called with (images, seconds) after each forward pass, for metrics
+        # called after each forward pass with (images, its seconds, each request's seconds queued), for metrics
+        self.on_batch = on_batch
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._waiting = 0  # images submitted and not yet drawn
@@ -155,7 +157,7 @@ class Batcher:
                 job.future.set_exception(error)
             return
         if self.on_batch is not None:
-            self.on_batch(len(seeds), time.perf_counter() - start)
+            self.on_batch(len(seeds), time.perf_counter() - start, [start - job.submitted for job in live])
         offset = 0
         for job in live:
             job.future.set_result(images[offset:offset + len(job.seeds)])

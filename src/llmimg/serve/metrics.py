@@ -30,13 +30,17 @@ class ServerMetrics:
                                       registry=self.registry)
         self.batch_seconds = Histogram("llmimg_batch_seconds", "time of one forward pass (text encoder included)",
                                        buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.queue_seconds = Histogram("llmimg_queue_seconds", "time a request waited for its forward pass to start",
+                                       buckets=LATENCY_BUCKETS, registry=self.registry)
         self.queue_depth = Gauge("llmimg_queue_images", "images waiting for the model", registry=self.registry)
         self.queue_depth.set_function(queue_depth)
 
-    def record_batch(self, images: int, seconds: float) -> None:
+    def record_batch(self, images: int, seconds: float, queued: list[float]) -> None:
         self.images.inc(images)
         self.batch_images.observe(images)
         self.batch_seconds.observe(seconds)
+        for wait in queued:
+            self.queue_seconds.observe(wait)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
