@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -38,6 +39,15 @@ def encode_png(image: np.ndarray, metadata: dict[str, str]) -> Image.Image:
     for key, value in metadata.items():
         picture.info["pnginfo"].add_itxt(key, value)
     return picture
+
+
+def png_bytes(image: np.ndarray, metadata: dict[str, str], compress_level: int = 1) -> bytes:
+    """The PNG file of one image as bytes, metadata included (what the server sends and the benchmark times).
+    zlib level 1: a 64x64 image compresses almost as well as at level 6, in a third of the time."""
+    buffer = io.BytesIO()
+    picture = encode_png(image, metadata)
+    picture.save(buffer, format="PNG", pnginfo=picture.info["pnginfo"], compress_level=compress_level)
+    return buffer.getvalue()
 
 
 def save_png(image: np.ndarray, metadata: dict[str, str], path: str | Path) -> None:

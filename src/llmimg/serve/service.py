@@ -7,17 +7,15 @@ The protocols (endpoints.py) differ only in how they spell a request and wrap th
 from __future__ import annotations
 
 import asyncio
-import io
 import random
 from dataclasses import dataclass
 from functools import partial
 
-import numpy as np
 import torch
 
 from llmimg.pipeline.generate import GenerationRequest, Pipeline, sample
 from llmimg.pipeline.interpolate import interpolate_at
-from llmimg.pipeline.png import encode_png, image_metadata
+from llmimg.pipeline.png import image_metadata, png_bytes
 from llmimg.serve.batcher import Batcher
 from llmimg.serve.config import ServerConfig
 from llmimg.serve.metrics import ServerMetrics
@@ -45,13 +43,17 @@ class ImageService:
     def __init__(self, pipeline: Pipeline, config: ServerConfig):
         self.pipeline = pipeline
         self.config = config
-        self.batcher = Batcher(partial(sample, pipeline.model.generator, pipeline.text_encoder,
-                                       batch_size=config.max_batch_size, device=pipeline.device),
+        # the backend's generator where the pipeline has one (llmimg.pipeline.backends), else the model's own
+        runner = getattr(pipeline, "runner", None)
+        generator = runner if runner is not None else pipeline.model.generator
+        self.batcher = Batcher(partial(sample, generator, pipeline.text_encoder, batch_size=config.max_batch_size,
+                                       device=pipeline.device),
                                config.max_batch_size, config.max_wait_ms, config.max_queue)
         self.metrics = ServerMetrics(lambda: self.batcher.waiting)
         self.batcher.on_batch = self.metrics.record_batch
         self.settings = {"resolution": pipeline.config.resolution, "family": pipeline.config.family,
-                         "text_encoder": pipeline.text_encoder.name, "source": "llmimg serve"}
+                         "text_encoder": pipeline.text_encoder.name, "backend": getattr(pipeline, "backend", "eager"),
+                         "source": "llmimg serve"}
 
     @property
     def model_name(self) -> str:
@@ -109,17 +111,18 @@ class ImageService:
         drawn = []
         for image, image_prompt, image_seed in zip(images, prompts, seeds):
             metadata = self.metadata(image_prompt, image_seed)
-            drawn.append(DrawnImage(self.png(image, metadata), image_prompt, image_seed, metadata))
+            drawn.append(DrawnImage(png_bytes(image, metadata), image_prompt, image_seed, metadata))
         return drawn
 
     async def frame(self, prompt_a: str, prompt_b: str, t: float, seed: int) -> bytes:
-        """The frame at fraction t of the walk from prompt A to prompt B (llmimg.pipeline.interpolate)."""
+        """The frame at fraction t of the walk from prompt A to prompt B (llmimg.pipeline.interpolate; eager fp32
+        whatever the backend, like Pipeline.interpolate)."""
         pipe = self.pipeline
         work = partial(interpolate_at, pipe.model.generator, pipe.text_encoder, prompt_a, prompt_b,
                        torch.tensor([float(t)]), seed, None, pipe.device)
         image = (await self._wait(self.batcher.call(work)))[0]
         settings = {**self.settings, "interpolation": {"prompt_a": prompt_a, "prompt_b": prompt_b, "t": t}}
-        return self.png(image, self.metadata(f"{prompt_a} -> {prompt_b} @ {t:g}", seed, settings))
+        return png_bytes(image, self.metadata(f"{prompt_a} -> {prompt_b} @ {t:g}", seed, settings))
 
     async def _wait(self, future):
         try:
@@ -133,12 +136,3 @@ class ImageService:
     def metadata(self, prompt: str, seed: int, settings: dict | None = None) -> dict[str, str]:
         model = self.pipeline.model
         return image_metadata(prompt, seed, model.name, model.sha256, settings or self.settings)
-
-    @staticmethod
-    def png(image: np.ndarray, metadata: dict[str, str]) -> bytes:
-        picture = encode_png(image, metadata)
-        buffer = io.BytesIO()
-        # zlib level 1: a third of the default's time for a 64x64 image (the largest per-request cost on the
-        # event loop, measured with cProfile under load), files about 15% larger
-        picture.save(buffer, format="PNG", pnginfo=picture.info["pnginfo"], compress_level=1)
-        return buffer.getvalue()
