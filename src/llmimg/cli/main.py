@@ -9,6 +9,7 @@
     llmimg export --model shapes --format onnx --out shapes-onnx/
     llmimg bench --backends eager,onnx --vs-diffusion --out bench/
     llmimg data check my_images/            (and: llmimg data pack my_images/ --out shards/)
+    llmimg serve --port 8000   # HTTP API (OpenAI Images, SD web UI txt2img) and a live page at /
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ import logging
 import sys
 
 from llmimg import __version__
-from llmimg.cli import bench, data, evaluate, explain, export, generate, interpolate, prompts, train
+from llmimg.cli import bench, data, evaluate, explain, export, generate, interpolate, prompts, serve, train
 
-COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, data, export, bench)
+COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, data, export, bench, serve)
 
 
 def build_parser() -> argparse.ArgumentParser:

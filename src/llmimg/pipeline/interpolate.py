@@ -56,10 +56,18 @@ def interpolate(generator: nn.Module, text_encoder: TextEncoder, prompt_a: str, 
     """`steps` frames from prompt A to prompt B: (steps, H, W, 3) uint8. With `seed_b`, the noise walks too."""
     if steps < 2:
         raise ValueError(f"--steps must be at least 2, got {steps}")
-    t = torch.linspace(0, 1, steps)
+    return interpolate_at(generator, text_encoder, prompt_a, prompt_b, torch.linspace(0, 1, steps), seed, seed_b,
+                          device)
+
+
+@torch.inference_mode()
+def interpolate_at(generator: nn.Module, text_encoder: TextEncoder, prompt_a: str, prompt_b: str, t: torch.Tensor,
+                   seed: int = 0, seed_b: int | None = None, device: torch.device | str = "cpu") -> np.ndarray:
+    """The frames at fractions t (S,) in [0, 1] of the walk from A to B: (S, H, W, 3) uint8 (the server's slider
+    asks for one frame at a time)."""
     text = blend(text_encoder([prompt_a]), text_encoder([prompt_b]), t)
     noise_a, noise_b = seeded_noise([seed, seed if seed_b is None else seed_b], generator.config.noise_dim)
-    noise = slerp(noise_a, noise_b, t)  # (steps, noise_dim); constant when seed_b is None
+    noise = slerp(noise_a, noise_b, t)  # (S, noise_dim); constant when seed_b is None
     return to_uint8(forward_embeddings(generator, text, noise, device))
 
 

@@ -1,0 +1,77 @@
+"""Request and response bodies of the HTTP API (pydantic), as the OpenAPI schema at /openapi.json shows them.
+
+Two protocols that clients already speak: the OpenAI Images API and the subset of the Stable Diffusion web UI's
+`txt2img` that applies to a one-step model. Fields those protocols define that mean nothing here (quality, style,
+steps, cfg_scale, sampler...) are accepted and ignored, so existing clients work unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+MAX_SEED = 2**32 - 1  # seeds are 32-bit, as in the SD web UI; image k of a request uses seed + k
+
+
+class ImageGenerationRequest(BaseModel):
+    """POST /v1/images/generations (OpenAI Images API)."""
+
+    prompt: str = Field(description="what to draw")
+    model: str | None = Field(None, description="the served model's id (GET /v1/models), or omitted")
+    n: int | None = Field(1, description="how many images")
+    size: str | None = Field(None, description="WIDTHxHEIGHT; must be the model's size, e.g. 64x64, or 'auto'")
+    response_format: Literal["b64_json", "url"] | None = Field(
+        "b64_json", description="b64_json only: nothing is stored, so there are no URLs to give")
+    output_format: str | None = Field(None, description="png only")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="image k uses seed + k; random if omitted")
+
+
+class ImageData(BaseModel):
+    b64_json: str  # a PNG with the prompt, seed and model in its text chunks
+    revised_prompt: str | None = None  # the prompt as the model read it (normalised)
+    seed: int  # this image's seed: ask again with it to get the same image
+
+
+class ImagesResponse(BaseModel):
+    created: int  # Unix time
+    data: list[ImageData]
+    output_format: str = "png"
+    size: str  # WIDTHxHEIGHT
+
+
+class Txt2ImgRequest(BaseModel):
+    """POST /sdapi/v1/txt2img (Stable Diffusion web UI subset)."""
+
+    prompt: str = Field("", description="what to draw")
+    seed: int = Field(-1, ge=-1, le=MAX_SEED, description="-1: random; image k uses seed + k")
+    batch_size: int = Field(1, description="images per batch")
+    n_iter: int = Field(1, description="batches")
+    width: int | None = Field(None, description="must be the model's resolution (omit for it)")
+    height: int | None = Field(None, description="must be the model's resolution (omit for it)")
+
+
+class Txt2ImgResponse(BaseModel):
+    images: list[str]  # base64 PNGs
+    parameters: dict  # the request as understood
+    info: str  # JSON: prompt, all_prompts, seed, all_seeds, width, height, sd_model_name, infotexts, ...
+
+
+class ModelCard(BaseModel):
+    id: str
+    object: str = "model"
+    created: int
+    owned_by: str = "llmimg"
+
+
+class ModelList(BaseModel):
+    object: str = "list"
+    data: list[ModelCard]
+
+
+class Health(BaseModel):
+    status: str  # "ok" once the model is loaded and warm
+    model: str
+    resolution: int
+    queue_images: int  # images waiting for the model
+    max_queue: int

@@ -1,0 +1,138 @@
+"""What every endpoint shares: checked input, images through the batcher, PNG bytes with their metadata.
+
+The protocols (endpoints.py) differ only in how they spell a request and wrap the answer; all of them end in
+`ImageService.draw`, which builds the one `GenerationRequest` and hands its (prompt, seed) pairs to the batcher.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from dataclasses import dataclass
+from functools import partial
+
+import torch
+
+from llmimg.pipeline.generate import GenerationRequest, Pipeline, sample
+from llmimg.pipeline.interpolate import interpolate_at
+from llmimg.pipeline.png import image_metadata, png_bytes
+from llmimg.serve.batcher import Batcher
+from llmimg.serve.config import ServerConfig
+from llmimg.serve.metrics import ServerMetrics
+from llmimg.serve.schemas import MAX_SEED
+from llmimg.text.prompt import normalise_prompt
+
+
+class ApiError(Exception):
+    """An answer other than success, with a message a person can act on (JSON `{"error": {...}}`)."""
+
+    def __init__(self, status: int, message: str, param: str | None = None, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.message, self.param, self.headers = status, message, param, headers
+
+
+@dataclass
+class DrawnImage:
+    png: bytes  # PNG with llmimg's text chunks and the web UI's `parameters` chunk
+    prompt: str
+    seed: int
+    metadata: dict[str, str]  # those text chunks
+
+
+class ImageService:
+    def __init__(self, pipeline: Pipeline, config: ServerConfig):
+        self.pipeline = pipeline
+        self.config = config
+        # the backend's generator where the pipeline has one (llmimg.pipeline.backends), else the model's own
+        runner = getattr(pipeline, "runner", None)
+        generator = runner if runner is not None else pipeline.model.generator
+        self.batcher = Batcher(partial(sample, generator, pipeline.text_encoder, batch_size=config.max_batch_size,
+                                       device=pipeline.device),
+                               config.max_batch_size, config.max_wait_ms, config.max_queue)
+        self.metrics = ServerMetrics(lambda: self.batcher.waiting)
+        self.batcher.on_batch = self.metrics.record_batch
+        self.settings = {"resolution": pipeline.config.resolution, "family": pipeline.config.family,
+                         "text_encoder": pipeline.text_encoder.name, "backend": getattr(pipeline, "backend", "eager"),
+                         "source": "llmimg serve"}
+
+    @property
+    def model_name(self) -> str:
+        return self.pipeline.model.name
+
+    @property
+    def resolution(self) -> int:
+        return self.pipeline.config.resolution
+
+    def start(self) -> None:
+        """Start the worker and warm it (kernels chosen, a full batch's memory allocated) before serving."""
+        self.batcher.start()
+        for count in (self.config.max_batch_size, 1):  # on the worker thread, outside the queue's bound
+            self.batcher.call(partial(self.batcher.draw, ["a large red circle"] * count, list(range(count)))).result()
+
+    def stop(self) -> None:
+        self.batcher.stop()
+
+    # input checks shared by the protocols
+    def check_prompt(self, prompt: str, param: str = "prompt") -> str:
+        if len(prompt) > self.config.max_prompt_chars:
+            raise ApiError(400, f"{param} is {len(prompt)} characters long; the limit is "
+                                f"{self.config.max_prompt_chars}", param)
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ApiError(400, f"{param} is not valid Unicode text (lone surrogate characters)", param) from None
+        if not normalise_prompt(prompt):
+            raise ApiError(400, f"{param} is empty (after normalising): describe the image in words", param)
+        return prompt
+
+    def check_count(self, count: int, param: str = "n") -> int:
+        if not 1 <= count <= self.config.max_images:
+            raise ApiError(400, f"{param} must be between 1 and {self.config.max_images}, got {count}", param)
+        return count
+
+    def check_size(self, width: int, height: int, param: str = "size") -> None:
+        if (width, height) != (self.resolution, self.resolution):
+            raise ApiError(400, f"this model draws {self.resolution}x{self.resolution} images only, "
+                                f"not {width}x{height}", param)
+
+    @staticmethod
+    def pick_seed(seed: int | None) -> int:
+        return random.randint(0, MAX_SEED) if seed is None or seed < 0 else seed
+
+    # drawing
+    async def draw(self, prompt: str, n: int, seed: int) -> list[DrawnImage]:
+        """n images of one prompt, seeds seed .. seed + n - 1, each as PNG bytes."""
+        try:
+            request = GenerationRequest([prompt], n=n, seed=seed)
+        except ValueError as error:
+            raise ApiError(400, str(error), "prompt") from None
+        prompts, seeds = request.expanded
+        images = await self._wait(self.batcher.submit(prompts, seeds))
+        drawn = []
+        for image, image_prompt, image_seed in zip(images, prompts, seeds):
+            metadata = self.metadata(image_prompt, image_seed)
+            drawn.append(DrawnImage(png_bytes(image, metadata), image_prompt, image_seed, metadata))
+        return drawn
+
+    async def frame(self, prompt_a: str, prompt_b: str, t: float, seed: int) -> bytes:
+        """The frame at fraction t of the walk from prompt A to prompt B (llmimg.pipeline.interpolate; eager fp32
+        whatever the backend, like Pipeline.interpolate)."""
+        pipe = self.pipeline
+        work = partial(interpolate_at, pipe.model.generator, pipe.text_encoder, prompt_a, prompt_b,
+                       torch.tensor([float(t)]), seed, None, pipe.device)
+        image = (await self._wait(self.batcher.call(work)))[0]
+        settings = {**self.settings, "interpolation": {"prompt_a": prompt_a, "prompt_b": prompt_b, "t": t}}
+        return png_bytes(image, self.metadata(f"{prompt_a} -> {prompt_b} @ {t:g}", seed, settings))
+
+    async def _wait(self, future):
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout_s)
+        except ValueError as error:  # the pipeline's word for bad input
+            raise ApiError(400, str(error)) from None
+        except TimeoutError:
+            raise ApiError(503, f"timed out after {self.config.timeout_s:g} s waiting for the model: the server is "
+                                "overloaded, retry later", headers={"Retry-After": "1"}) from None
+
+    def metadata(self, prompt: str, seed: int, settings: dict | None = None) -> dict[str, str]:
+        model = self.pipeline.model
+        return image_metadata(prompt, seed, model.name, model.sha256, settings or self.settings)
