@@ -80,7 +80,7 @@ def measure_backend(config: BenchConfig, backend: str) -> dict:
     """One backend's rows: per batch size, timings of each stage, images/s; its peak memory and pass rate."""
     device = torch.device(config.device)
     pipe = Pipeline.load(config.model, config.text_encoder, device=config.device, backend=backend)
-    generator = pipe.runner if pipe.runner is not None else pipe.model.generator
+    generator = pipe.generator
     timed = {"warmup": config.warmup, "min_samples": config.min_samples, "min_seconds": config.min_seconds}
     rows = [measure_batch(pipe, generator, batch, timed) for batch in config.integers(config.batch_sizes)]
     versus = None

@@ -164,11 +164,19 @@ class Pipeline:
     def config(self) -> ModelConfig:
         return self.model.config
 
+    @property
+    def generator(self) -> nn.Module:
+        """The network generation runs: the backend's (bf16 copy, compiled, ONNX Runtime) or the model's own."""
+        return self.runner if self.runner is not None else self.model.generator
+
+    def sample(self, prompts: list[str], seeds: list[int], batch_size: int = 64) -> np.ndarray:
+        """(N, H, W, 3) uint8: one image per (prompt, seed), through the one generation path."""
+        return sample(self.generator, self.text_encoder, prompts, seeds, batch_size, self.device)
+
     def generate(self, request: GenerationRequest) -> np.ndarray:
         """(N, H, W, 3) uint8 images for a request, prompt-major."""
         prompts, seeds = request.expanded
-        generator = self.runner if self.runner is not None else self.model.generator
-        return sample(generator, self.text_encoder, prompts, seeds, request.batch_size, self.device)
+        return self.sample(prompts, seeds, request.batch_size)
 
     def explain(self, prompt: str, seed: int = 0, occlude: str = "auto"):
         """(Eager fp32, whatever the backend.) Word-influence maps of the image of (prompt, seed): an `Explanation` (see pipeline/explain.py)."""

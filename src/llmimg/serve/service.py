@@ -13,7 +13,7 @@ from functools import partial
 
 import torch
 
-from llmimg.pipeline.generate import GenerationRequest, Pipeline, sample
+from llmimg.pipeline.generate import GenerationRequest, Pipeline
 from llmimg.pipeline.interpolate import interpolate_at
 from llmimg.pipeline.png import image_metadata, png_bytes
 from llmimg.serve.batcher import Batcher
@@ -43,16 +43,12 @@ class ImageService:
     def __init__(self, pipeline: Pipeline, config: ServerConfig):
         self.pipeline = pipeline
         self.config = config
-        # the backend's generator where the pipeline has one (llmimg.pipeline.backends), else the model's own
-        runner = getattr(pipeline, "runner", None)
-        generator = runner if runner is not None else pipeline.model.generator
-        self.batcher = Batcher(partial(sample, generator, pipeline.text_encoder, batch_size=config.max_batch_size,
-                                       device=pipeline.device),
+        self.batcher = Batcher(partial(pipeline.sample, batch_size=config.max_batch_size),
                                config.max_batch_size, config.max_wait_ms, config.max_queue)
         self.metrics = ServerMetrics(lambda: self.batcher.waiting)
         self.batcher.on_batch = self.metrics.record_batch
         self.settings = {"resolution": pipeline.config.resolution, "family": pipeline.config.family,
-                         "text_encoder": pipeline.text_encoder.name, "backend": getattr(pipeline, "backend", "eager"),
+                         "text_encoder": pipeline.text_encoder.name, "backend": pipeline.backend,
                          "source": "llmimg serve"}
 
     @property
