@@ -18,7 +18,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from llmimg.data.datasets import DEFAULT_TEMPLATE, IMAGE_SUFFIXES, class_caption
+from llmimg.data.datasets import DEFAULT_TEMPLATE, IMAGE_SUFFIXES, class_caption, metadata_records
 from llmimg.data.shards import expand_shards, is_shard_spec, scan_shard
 
 USUAL_MODES = {"RGB", "RGBA", "L", "LA", "P"}  # what training converts without surprises
@@ -128,19 +128,14 @@ def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEM
 
 def _metadata_samples(root: Path, problems: list[Problem]) -> Iterator[Sample]:
     listed = set()
-    with open(root / "metadata.jsonl", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                path = root / record["file_name"]
-            except (json.JSONDecodeError, KeyError, TypeError):
-                problems.append(Problem(f"metadata.jsonl:{number}", "unreadable", "not a {file_name, text} object"))
-                continue
-            listed.add(path.resolve())
-            caption = str(record.get("text") or "").strip() or None
-            yield Sample(str(path), caption, _file_reader(path) if path.is_file() else None)
+    for number, record in metadata_records(root):
+        if record is None:
+            problems.append(Problem(f"metadata.jsonl:{number}", "unreadable", "not a {file_name, text} object"))
+            continue
+        path = root / record["file_name"]
+        listed.add(path.resolve())
+        caption = str(record.get("text") or "").strip() or None
+        yield Sample(str(path), caption, _file_reader(path) if path.is_file() else None)
     for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
         if path.resolve() not in listed:  # an image metadata.jsonl does not mention has no caption
             yield Sample(str(path), None, _file_reader(path))

@@ -122,19 +122,29 @@ def image_folder(root: Path, resolution: int, template: str = DEFAULT_TEMPLATE) 
     return CaptionedFolder(items, resolution, str(root))
 
 
-def metadata_folder(root: Path, resolution: int) -> CaptionedFolder:
-    """Hugging Face imagefolder layout: root/metadata.jsonl with one {"file_name", "text"} object per line."""
-    items = []
+def metadata_records(root: Path):
+    """(line number, record) for each non-empty line of root/metadata.jsonl; record is None where the line is not
+    a {"file_name", "text"} object (training refuses such a file, `llmimg data check` reports the line)."""
     with open(root / "metadata.jsonl", encoding="utf-8") as handle:
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
-                items.append((root / record["file_name"], str(record["text"])))
-            except (json.JSONDecodeError, KeyError, TypeError):
-                raise ValueError(f"{root / 'metadata.jsonl'} line {number}: expected "
-                                 '{"file_name": ..., "text": ...}') from None
+                ok = isinstance(record, dict) and isinstance(record.get("file_name"), str)
+            except json.JSONDecodeError:
+                ok = False
+            yield number, (record if ok else None)
+
+
+def metadata_folder(root: Path, resolution: int) -> CaptionedFolder:
+    """Hugging Face imagefolder layout: root/metadata.jsonl with one {"file_name", "text"} object per line."""
+    items = []
+    for number, record in metadata_records(root):
+        if record is None or "text" not in record:
+            raise ValueError(f"{root / 'metadata.jsonl'} line {number}: expected "
+                             '{"file_name": ..., "text": ...}')
+        items.append((root / record["file_name"], str(record["text"])))
     return CaptionedFolder(items, resolution, str(root))
 
 
