@@ -13,7 +13,7 @@ class BenchConfig:
     warmup: int = 3  # untimed calls before each measurement
     min_samples: int = 20  # timed calls per measurement, at least
     min_seconds: float = 2.0  # and at least this long
-    check_n: int = 200  # shapes prompts per eval split for the checker pass rates (0 skips them)
+    check_n: int = 200  # test-seen shapes prompts for the checker pass rates (0 skips them)
     device: str = "cpu"  # cpu or cuda
     text_encoder: str | None = None  # a local Hugging Face encoder folder (default: the bundled MiniLM)
     isolate: bool = True  # measure each backend in a fresh process (clean peak memory, no cross-talk)

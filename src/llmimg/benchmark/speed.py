@@ -39,7 +39,7 @@ def checker_pass_rate(pipe: Pipeline, n: int) -> float | None:
     from llmimg.evaluation.shapes_alignment import evaluate_shapes
 
     draw = lambda prompts, seeds: pipe.generate(GenerationRequest(prompts, n=1, seed=seeds[0]))
-    return evaluate_shapes(draw, n=n, seed=0)["test-seen"]["all"]["pass"]
+    return evaluate_shapes(draw, n=n, seed=0, splits=("test-seen",))["test-seen"]["all"]["pass"]
 
 
 def measure_batch(pipe: Pipeline, generator: torch.nn.Module, batch: int, timed: dict) -> dict:

@@ -60,7 +60,8 @@ def _measure_sampler(unet, peer_config, text_encoder: TextEncoder, sampler: str,
     prompts = bench_prompts(config.peer_batch)
     timing = time_call(lambda: draw(prompts, list(range(len(prompts)))), warmup=1, min_samples=3, min_seconds=0.0,
                        device=device)
-    passed = evaluate_shapes(draw, n=config.check_n, seed=0)["test-seen"]["all"]["pass"] if config.check_n else None
+    passed = (evaluate_shapes(draw, n=config.check_n, seed=0, splits=("test-seen",))["test-seen"]["all"]["pass"]
+              if config.check_n else None)
     return {"sampler": sampler, "steps": steps, "ms_per_image": round(timing.median_ms / len(prompts), 3),
             "checker_pass_rate": passed}
 

@@ -29,7 +29,8 @@ def _summarise(results: list[CheckResult]) -> dict[str, float]:
     return summary
 
 
-def evaluate_shapes(draw: Draw, n: int = 1000, seed: int = 0, progress: Callable | None = None) -> dict:
+def evaluate_shapes(draw: Draw, n: int = 1000, seed: int = 0, progress: Callable | None = None,
+                    splits: tuple[str, ...] = EVAL_SPLITS) -> dict:
     """Checker pass rates on `n` prompts of each eval split (half one-object, half two-object).
 
     Returns {split: {group: {"n", "pass", "count", "colour", "shape", "size"[, "relation"]}}}.
@@ -38,7 +39,7 @@ def evaluate_shapes(draw: Draw, n: int = 1000, seed: int = 0, progress: Callable
     if n < 1:
         raise ValueError(f"--n must be at least 1, got {n}")
     report = {}
-    for split in EVAL_SPLITS:
+    for split in splits:
         scenes = shapes.sample_scenes(split, n, seed)
         images = draw([scene.caption for scene in scenes], [seed + i for i in range(n)])
         results = {"one-object": [], "two-object": []}
