@@ -58,6 +58,24 @@ def matmul_ceiling(dtype: torch.dtype, size: int = 2048, device: torch.device | 
     return 2 * size**3 / (timing.median_ms / 1000) / 1e9
 
 
+def onnxruntime_matmul_ceiling(size: int = 2048, threads: int | None = None) -> float:
+    """GFLOP/s of the same float32 product in ONNX Runtime, whose own kernels (MLAS) can beat torch's BLAS on a
+    given CPU (here MKL on an AMD EPYC): the fp32 roof is the faster of the two."""
+    import onnxruntime
+    from onnx import TensorProto, helper
+
+    inputs = [helper.make_tensor_value_info(name, TensorProto.FLOAT, [size, size]) for name in ("a", "b")]
+    output = helper.make_tensor_value_info("c", TensorProto.FLOAT, [size, size])
+    graph = helper.make_graph([helper.make_node("MatMul", ["a", "b"], ["c"])], "matmul", inputs, [output])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads or torch.get_num_threads()
+    session = onnxruntime.InferenceSession(model.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    feeds = {name: np.random.default_rng(0).standard_normal((size, size), dtype=np.float32) for name in ("a", "b")}
+    timing = time_call(lambda: session.run(None, feeds), warmup=2, min_samples=5, min_seconds=1.0)
+    return 2 * size**3 / (timing.median_ms / 1000) / 1e9
+
+
 def flops_per_image(generator: torch.nn.Module, inputs: tuple[torch.Tensor, ...]) -> float:
     """FLOPs of one generated image (matmuls and convolutions, by torch.utils.flop_counter), from a batch."""
     counter = FlopCounterMode(display=False)

@@ -26,8 +26,9 @@ def markdown_report(results: dict) -> str:
         + (f" ({machine['gpu']})" if machine.get("gpu") else "") + ".",
         (f"Load from other processes during the run: {load['other_processes_cores']} cores on average "
         f"(load average {load['loadavg_before']} before, {load['loadavg_after']} after)."),
-        (f"Ceiling: {ceiling['fp32_gflops']:.0f} GFLOP/s fp32, {ceiling['bf16_gflops']:.0f} GFLOP/s bf16 "
-        f"(2048 x 2048 matrix product). Generator: {results['generator_flops_per_image'] / 1e9:.3f} GFLOP per image "
+        (f"Ceiling (2048 x 2048 matrix product): {ceiling['fp32_gflops']:.0f} GFLOP/s fp32 (the faster of torch, "
+        f"{ceiling['torch_fp32_gflops']:.0f}, and onnxruntime, {ceiling['onnxruntime_fp32_gflops']:.0f}), "
+        f"{ceiling['bf16_gflops']:.0f} GFLOP/s bf16 (torch). Generator: {results['generator_flops_per_image'] / 1e9:.3f} GFLOP per image "
         "(torch.utils.flop_counter)."),
         "",
         "## Per backend and batch size (medians; p90 in brackets; ms per call)",

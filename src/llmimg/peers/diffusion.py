@@ -56,8 +56,10 @@ def build_unet(config: DiffusionPeerConfig) -> UNet2DConditionModel:
 
 
 def training_scheduler(config: DiffusionPeerConfig) -> DDPMScheduler:
+    # no clipping of the predicted clean image: DDIM inherits this setting, and clipping it to [-1, 1] at every
+    # step ruined DDIM's samples here (checker pass 0.5% at 50 steps with it, 50% at 25 steps without)
     return DDPMScheduler(num_train_timesteps=config.train_timesteps, beta_schedule="squaredcos_cap_v2",
-                         prediction_type=config.prediction_type, clip_sample=True)
+                         prediction_type=config.prediction_type, clip_sample=False)
 
 
 def sampling_scheduler(config: DiffusionPeerConfig, sampler: str):
