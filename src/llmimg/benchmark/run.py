@@ -66,7 +66,7 @@ def run_bench(config: BenchConfig, argv: list[str] | None = None) -> dict:
             peer = measure_peer(config, progress=lambda row: log.info("diffusion %s-%d: %.1f ms per image, pass %s",
                                                                       row["sampler"], row["steps"],
                                                                       row["ms_per_image"], row["checker_pass_rate"]))
-    results = {"config": asdict(config), "command": "llmimg bench " + " ".join(argv or []), "started": started,
+    results = {"config": asdict(config), "command": "llmimg " + " ".join(argv or ["bench"]), "started": started,
                "machine": machine(), "load": load.as_dict(), "ceiling": ceiling, "generator_flops_per_image": flops,
                "backends": backends, "diffusion_peer": peer}
     (out / "bench.json").write_text(json.dumps(results, indent=2))

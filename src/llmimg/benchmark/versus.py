@@ -74,19 +74,22 @@ def plot_speed_quality(backends: list[dict], peer: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for result in backends:
-        if result.get("versus_ms_per_image") and result.get("checker_pass_rate") is not None:
-            axis.scatter(result["versus_ms_per_image"], 100 * result["checker_pass_rate"], color="tab:blue")
-            axis.annotate(f"GAN {result['backend']}", (result["versus_ms_per_image"],
-                                                         100 * result["checker_pass_rate"]),
-                          textcoords="offset points", xytext=(5, 4), fontsize=8)
+    gans = [r for r in backends if r.get("versus_ms_per_image") and r.get("checker_pass_rate") is not None]
+    for result in gans:
+        axis.scatter(result["versus_ms_per_image"], 100 * result["checker_pass_rate"], color="tab:blue")
+    if gans:  # the backends sit within a few ms of each other: one label for all
+        fastest = min(gans, key=lambda r: r["versus_ms_per_image"])
+        axis.annotate(f"GAN, one step ({len(gans)} backends; fastest: {fastest['backend']})",
+                      (fastest["versus_ms_per_image"], 100 * fastest["checker_pass_rate"]),
+                      textcoords="offset points", xytext=(0, -16), fontsize=8)
     for row in peer["rows"]:
         if row["checker_pass_rate"] is None:
             continue
-        name = f"{'DDIM' if row['sampler'] == 'ddim' else 'DPM-Solver++'}-{row['steps']}"
+        name = f"{'DDIM' if row['sampler'] == 'ddim' else 'DPM-Solver++'} {row['steps']} steps"
         axis.scatter(row["ms_per_image"], 100 * row["checker_pass_rate"], color="tab:orange", marker="s")
-        axis.annotate(f"diffusion {name}", (row["ms_per_image"], 100 * row["checker_pass_rate"]),
-                      textcoords="offset points", xytext=(5, 4), fontsize=8)
+        axis.annotate(f"diffusion, {name}", (row["ms_per_image"], 100 * row["checker_pass_rate"]),
+                      textcoords="offset points", xytext=(-10, -14), fontsize=8, ha="right")
+    axis.margins(x=0.08, y=0.12)
     axis.set_xscale("log")
     axis.set_xlabel("ms per image (prompts to pixels, text cached; log scale)")
     axis.set_ylabel("shapes checker pass rate, test-seen (%)")
