@@ -13,9 +13,7 @@ import numpy as np
 from safetensors.torch import load_file, save_file
 from torch import nn
 
-
-def cache_dir() -> Path:
-    return Path(os.environ.get("LLMIMG_CACHE", Path.home() / ".cache" / "llmimg"))
+from llmimg.cache import cache_dir
 
 
 def _atomic(path: Path) -> Path:

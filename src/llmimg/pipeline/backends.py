@@ -94,7 +94,7 @@ class OnnxLanguageModel:
 
 def onnx_folder(model: LoadedModel, text_encoder: TextEncoder) -> Path:
     """The ONNX export of (model, encoder) in the llmimg cache, written on first use."""
-    from llmimg.evaluation.cache import cache_dir
+    from llmimg.cache import cache_dir
     from llmimg.pipeline.onnx_export import export_onnx
     from llmimg.pipeline.onnx_runtime import MANIFEST
 

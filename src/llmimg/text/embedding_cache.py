@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def embeddings_dir() -> Path:
-    from llmimg.evaluation.cache import cache_dir
+    from llmimg.cache import cache_dir
 
     return cache_dir() / "embeddings"
 
