@@ -1,9 +1,10 @@
 """llmimg eval --model shapes --model shapes-vae --data shapes --n 1000 --out report/
 
 Measure models against real data, offline: FID and KID (Inception-v3 features), per-prompt diversity next to the
-real images', and text alignment (the exact checker on `shapes`; a learned class judge on `fashion`; a learned
-judge's R-precision on other data, such as `emoji` or your folder). The
-rows are: two halves of real data (the floor), each --model, and an untrained generator (--no-baseline drops it).
+real images', and text alignment (the exact checker on `shapes`, also on prompts worded unlike the training
+captions, `wording`; a learned class judge on `fashion`; a learned judge's R-precision on other data, such as `emoji`
+or your folder). The rows are: two halves of real data (the floor), each --model, and an untrained generator
+(--no-baseline drops it).
 Prints the summary table; --out writes report.json, report.md and its plots and sample grids.
 """
 

@@ -7,9 +7,11 @@ training. `llmimg data check` lists such files beforehand (data/check.py).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,8 @@ from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
-from llmimg.data import shapes
+from llmimg.data import shapes, wording
+from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +36,19 @@ def to_tensor(image: np.ndarray) -> torch.Tensor:
 
 
 class ShapesDataset(Dataset):
-    """`length` scenes of a shapes split, each drawn on demand from its own seed (random access, no storage)."""
+    """`length` scenes of a shapes split, each drawn on demand from its own seed (random access, no storage).
 
-    def __init__(self, split: str = "train", length: int = 100_000, seed: int = 0, resolution: int = 64):
+    With `caption_variants` k > 0, item i's caption is its training wording number v in 0..k (llmimg.data.wording;
+    0 is the canonical caption), v a fixed function of (seed, i): the stream stays a pure function of the index, so
+    a resumed run reads the same items. The images do not depend on k.
+    """
+
+    def __init__(self, split: str = "train", length: int = 100_000, seed: int = 0, resolution: int = 64,
+                 caption_variants: int = 0):
+        if not 0 <= caption_variants <= wording.TRAIN_VARIANTS:
+            raise ValueError(f"--caption-variants must be in 0..{wording.TRAIN_VARIANTS}, got {caption_variants}")
         self.split, self.length, self.seed, self.resolution = split, length, seed, resolution
+        self.caption_variants = caption_variants
         shapes.scene_at(split, 0, seed)  # fails early on an unknown split
 
     def __len__(self) -> int:
@@ -48,7 +60,25 @@ class ShapesDataset(Dataset):
         if self.resolution != shapes.CANVAS:  # contract: other resolutions are resized from 64
             image = transforms.functional.resize(image[None], [self.resolution] * 2,
                                                  interpolation=transforms.InterpolationMode.NEAREST_EXACT)[0]
-        return image, scene.caption
+        return image, self.caption_wording(scene.caption, index)
+
+    def caption_wording(self, caption: str, index: int) -> str:
+        """Item `index`'s wording of its caption: variant crc32(seed, index) mod (k + 1), canonical when k = 0."""
+        if not self.caption_variants:
+            return caption
+        variant = zlib.crc32(f"{self.seed}:{index}".encode()) % (self.caption_variants + 1)
+        return wording.training_caption(caption, variant)
+
+    def match_key(self, caption: str) -> str:
+        """The canonical caption of any training wording of this split (else the normalised text): two wordings of
+        one caption share a key, so the trainer never pairs an image with its own caption as a mismatch."""
+        key = normalise_prompt(caption)
+        return _canonical_index(self.split).get(key, key)
+
+
+@functools.cache
+def _canonical_index(split: str) -> dict[str, str]:
+    return wording.canonical_index(tuple(shapes.all_captions(split)))
 
 
 def image_transform(resolution: int) -> transforms.Compose:
@@ -149,11 +179,13 @@ def metadata_folder(root: Path, resolution: int) -> CaptionedFolder:
 
 
 def build_dataset(name: str, resolution: int = 64, split: str = "train", length: int = 100_000, seed: int = 0,
-                  template: str = DEFAULT_TEMPLATE) -> Dataset:
+                  template: str = DEFAULT_TEMPLATE, caption_variants: int = 0) -> Dataset:
     """A built-in dataset by name (`shapes`, `fashion`, `emoji`), tar shards, or a folder (metadata.jsonl, else
-    class folders)."""
+    class folders). `caption_variants`: paraphrased wordings of `shapes` captions (see ShapesDataset)."""
     if name == "shapes":
-        return ShapesDataset(split, length, seed, resolution)
+        return ShapesDataset(split, length, seed, resolution, caption_variants)
+    if caption_variants:
+        raise ValueError("--caption-variants applies to the shapes dataset only")
     if name == "fashion":
         from llmimg.data.fashion import FashionDataset
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from llmimg.data.checker import ATTRIBUTES
 from llmimg.evaluation.shapes_alignment import format_table
+from llmimg.evaluation.wording import format_wording_table
 
 GALLERY_PROMPTS = 6  # rows in samples.png
 GALLERY_SEEDS = 4  # images per prompt and row kind there
@@ -62,6 +63,7 @@ def summary_table(result: dict) -> str:
     header += ["KID ×10³ ↓"] if "kid" in metrics else []
     header += ["diversity (× real)"] if "diversity" in metrics else []
     header += ["checker pass, test-seen / test-heldout ↑"] if "checker" in metrics else []
+    header += ["held-out wording / canonical pass ↑"] if "wording" in metrics else []
     header += ["R-precision ↑"] if "r-precision" in metrics else []
     header += ["class accuracy ↑"] if "classifier" in metrics else []
     lines = ["| " + " | ".join(header) + " |", "|---|---|" + "---:|" * (len(header) - 2)]
@@ -77,6 +79,10 @@ def summary_table(result: dict) -> str:
         if "checker" in metrics:
             checker = row.get("checker")
             cells.append(" / ".join(f"{100 * checker[s]['all']['pass']:.1f}%" for s in checker) if checker else "—")
+        if "wording" in metrics:
+            wording = row.get("wording")
+            cells.append(f"{100 * wording['all']['wording']:.1f}% / {100 * wording['all']['canonical']:.1f}%"
+                         if wording else "—")
         if "r-precision" in metrics:
             cells.append(f"{100 * row['r_precision']['r_precision']:.1f}%")
         if "classifier" in metrics:
@@ -89,6 +95,10 @@ INTRO = ("{n} real and {n} generated images per set, {resolution} x {resolution}
          "{encoder}. Rows: two disjoint halves of real data (the floor), the models, and an untrained generator "
          "(how bad it gets). FID and KID compare each row with the first real half.")
 CHECKER_TEXT = "Share of images the `shapes` checker passes (all attributes right), and per attribute."
+WORDING_TEXT = ("The held-out wording set (docs/EVALUATION.md, Wording): each prompt, worded as no training caption "
+                "is, and its canonical caption are drawn with the same seed; the checker judges both images against "
+                "the canonical caption. Ratio: wording pass / canonical pass. Real data has no prompt to read, so "
+                "the real-vs-real row has none.")
 JUDGE_TEXT = ("An image-text matching model that llmimg trained on this dataset ranks each image's caption among "
               "distinct others. It is a learned judge: read the models' figures against its figure on real images, "
               "and against chance.")
@@ -119,6 +129,8 @@ def markdown(result: dict, figures: list[str], command: str | None = None) -> st
             parts += [f"### {row['name']}", "", format_table(row["checker"]), ""]
         if "checker.png" in figures:
             parts += ["![checker pass rates per attribute](checker.png)", ""]
+    if "wording" in metrics:
+        parts += ["## Text alignment: other wordings", "", WORDING_TEXT, "", format_wording_table(rows), ""]
     if "r-precision" in metrics:
         parts += ["## Text alignment: R-precision of a learned judge", "", JUDGE_TEXT, "",
                   "| row | R-precision | candidates | chance | images |", "|---|---:|---:|---:|---:|"]

@@ -2,8 +2,8 @@
 
 Rows of the result: "real vs real" (two disjoint halves of real data: the floor a model can reach at this n),
 then each model, then an untrained generator of the first model's architecture (the ceiling of badness). Each row
-gets FID and KID against the reference half, per-prompt diversity, and text alignment: the exact checker on `shapes`,
-the learned judge's R-precision elsewhere (or anywhere, on request).
+gets FID and KID against the reference half, per-prompt diversity, and text alignment: the exact checker on `shapes`
+(and, for models, on the held-out wording set), the learned judge's R-precision elsewhere (or anywhere, on request).
 """
 
 from __future__ import annotations
@@ -25,11 +25,12 @@ from llmimg.evaluation.inception import INCEPTION_SHA256, InceptionFeatures
 from llmimg.evaluation.judge import JUDGE_RESOLUTION, ImageTextJudge, r_precision, train_judge
 from llmimg.evaluation.real_data import Halves, real_source
 from llmimg.evaluation.shapes_alignment import Draw, evaluate_shapes
+from llmimg.evaluation.wording import evaluate_wording
 from llmimg.text.encoder import TextEncoder
 
 log = logging.getLogger(__name__)
 
-METRICS = ("fid", "kid", "diversity", "checker", "r-precision", "classifier")
+METRICS = ("fid", "kid", "diversity", "checker", "wording", "r-precision", "classifier")
 DIVERSITY_SEED_OFFSET = 1_000_000  # the diversity images use seeds apart from the FID ones
 
 
@@ -38,7 +39,7 @@ class EvalConfig:
     data: str = "shapes"  # shapes, fashion, emoji, or a folder of captioned images (class folders or metadata.jsonl)
     n: int = 1000  # images per FID/KID set (each real half, each model); prompts per checker split
     seed: int = 0  # picks the real images, the prompts and the noise: same seed, same figures
-    metrics: str = "auto"  # comma-separated: fid,kid,diversity,checker,r-precision,classifier; auto: what applies
+    metrics: str = "auto"  # comma-separated: fid,kid,diversity,checker,wording,r-precision,classifier; or auto
     diversity_prompts: int = 16  # prompts in the diversity measure (and rows in the sample grid)
     diversity_seeds: int = 8  # images per prompt there
     judge_steps: int = 2000  # training steps of the learned judge and classifier (trained once, then cached)
@@ -51,15 +52,16 @@ class EvalConfig:
         if self.metrics == "auto":
             # one alignment judge per dataset: the exact checker, else a class judge, else R-precision (with
             # templated class captions, R-precision would count "a sneaker" vs "a photo of a sneaker" as a miss)
-            applies = {"checker": is_shapes, "classifier": has_classes,
+            applies = {"checker": is_shapes, "wording": is_shapes, "classifier": has_classes,
                        "r-precision": not is_shapes and not has_classes}
             return tuple(m for m in METRICS if applies.get(m, True))
         chosen = tuple(m.strip() for m in self.metrics.split(",") if m.strip())
         unknown = [m for m in chosen if m not in METRICS]
         if unknown or not chosen:
             raise ValueError(f"unknown metric(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(METRICS)}")
-        if "checker" in chosen and not is_shapes:
-            raise ValueError("the checker judges `shapes` only: use r-precision on other data")
+        if {"checker", "wording"} & set(chosen) and not is_shapes:
+            raise ValueError("the checker (and the wording set it judges) is for `shapes` only: use r-precision on "
+                             "other data")
         if "classifier" in chosen and not has_classes:
             raise ValueError("the classifier needs a dataset with classes (fashion, or class folders)")
         return chosen
@@ -158,6 +160,8 @@ def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encod
             if "diversity" in metrics else None
         rows.append({"name": contestant.name, "kind": contestant.kind, **contestant.info,
                      **figures(features, per_prompt, images, halves.captions, contestant.draw)})
+        if "wording" in metrics:  # models only: real data has no prompt to read
+            rows[-1]["wording"] = timer("wording", evaluate_wording, contestant.draw, config.seed)
     if "diversity" in metrics:
         for row in rows:
             row["diversity"]["ratio_to_real"] = row["diversity"]["mean"] / rows[0]["diversity"]["mean"]

@@ -32,6 +32,7 @@ class TrainConfig:
     seed: int = 0  # seeds weights, data order and noise
     workers: int = 0  # DataLoader worker processes
     caption_template: str = "a photo of a {class}"  # captions of an ImageFolder dataset
+    caption_variants: int = 0  # shapes: also train on up to this many paraphrases per caption (0 to 4)
     text_encoder: str | None = None  # a local Hugging Face encoder folder (default: the bundled MiniLM)
     log_every: int = 50  # steps between metric lines
     sample_every: int = 500  # steps between sample grids

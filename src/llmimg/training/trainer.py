@@ -126,7 +126,7 @@ class Trainer:
             model_config = replace(initial.config, family=model_config.family, dataset=dataset_name)
         # the data first: a wrong dataset name should fail before the language model loads
         self.dataset = build_dataset(config.data, model_config.resolution, seed=config.seed,
-                                     template=config.caption_template)
+                                     template=config.caption_template, caption_variants=config.caption_variants)
         self.text_encoder = TextEncoder.load(config.text_encoder, cache_size=1 << 16)
         if config.precompute_text and not config.dry_run:
             self._attach_text_store()
@@ -222,7 +222,8 @@ class Trainer:
             real = real.contiguous(memory_format=torch.channels_last)
         # mismatched captions: each real image with the previous row's caption of the global batch (Reed et al.
         # 2016), so that N processes see the same pairs as one process would
-        keys = [normalise_prompt(c) for c in everything]
+        match_key = getattr(self.dataset, "match_key", normalise_prompt)  # shapes: wordings of one caption match
+        keys = [match_key(c) for c in everything]
         previous = [(offset + row - 1) % total for row in range(batch)]
         mismatched_valid = torch.tensor([keys[offset + row] != keys[j] for row, j in enumerate(previous)],
                                         device=self.device)

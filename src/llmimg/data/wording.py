@@ -1,0 +1,156 @@
+"""Other wordings of `shapes` captions: paraphrases to train on, and a held-out set of wordings to test on.
+
+Real prompts vary; the contract's captions (docs/SHAPES.md) do not. `training_caption(caption, variant)` gives a
+caption's variant-th training wording: 0 is the caption itself, 1..TRAIN_VARIANTS are paraphrases built from a few
+templates and the synonyms of TRAIN_SYNONYMS, the same on every machine (seeded by crc32, never `hash()`). The
+held-out set (wording_heldout.tsv, made by benchmarks/make_wording_set.py) words the same scenes with
+HELDOUT_SYNONYMS and other templates, none of which any training wording uses: a model that draws those prompts
+right has generalised from the language model, not memorised our phrasing.
+
+Every wording keeps the meaning exactly: the same sizes, colours and shapes, and with two objects the same roles
+(`A left of B` may be said `B right of A`, the contract's one scene).
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import zlib
+from functools import cache
+from pathlib import Path
+
+from llmimg.data.shapes import ShapeObject, parse_caption
+from llmimg.text.prompt import normalise_prompt
+
+TRAIN_VARIANTS = 4  # paraphrased training wordings per caption, besides the canonical caption (variant 0)
+HELDOUT_FILE = Path(__file__).with_name("wording_heldout.tsv")
+
+# canonical word -> the words a training wording may use for it (the canonical word first)
+TRAIN_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "small": ("small", "little"),
+    "large": ("large", "big"),
+    "circle": ("circle", "disc"),
+    "square": ("square", "tile"),
+    "triangle": ("triangle",),
+    "to the left of": ("to the left of", "left of"),
+    "to the right of": ("to the right of", "right of"),
+    "above": ("above", "over"),
+    "below": ("below", "under"),
+}
+# canonical word -> words only the held-out prompts use; none of them is in any training wording (a test checks)
+HELDOUT_SYNONYMS: dict[str, tuple[str, ...]] = {
+    "small": ("tiny",),
+    "large": ("huge", "giant"),
+    "circle": ("ball",),
+    "square": ("box", "block"),
+    "triangle": ("pyramid",),
+    "red": ("scarlet",),
+    "purple": ("violet",),
+    "cyan": ("turquoise",),
+    "to the left of": ("to the left side of", "farther left than"),
+    "to the right of": ("to the right side of", "farther right than"),
+    "above": ("higher up than",),
+    "below": ("beneath", "underneath"),
+}
+# `A rel B` says the same scene as `B inverse(rel) A`
+INVERSE = {"to the left of": "to the right of", "to the right of": "to the left of", "above": "below",
+           "below": "above"}
+
+
+def article(word: str) -> str:
+    return "an" if word[0] in "aeiou" else "a"
+
+
+def _word(rng: random.Random, canonical: str) -> str:
+    return rng.choice(TRAIN_SYNONYMS.get(canonical, (canonical,)))
+
+
+def _object(rng: random.Random, obj: ShapeObject) -> str:
+    size, shape = _word(rng, obj.size), _word(rng, obj.shape)
+    return f"{article(size)} {size} {obj.colour} {shape}"
+
+
+# Training templates: _TEMPLATES per object count; variant v uses template (v - 1) mod _TEMPLATES.
+_TEMPLATES = 4
+
+
+def _one_object(rng: random.Random, template: int, obj: ShapeObject) -> str:
+    size, shape = _word(rng, obj.size), _word(rng, obj.shape)
+    return [
+        f"{article(size)} {size} {obj.colour} {shape}",  # a big red disc
+        f"{obj.colour} {shape}, {size}",  # red circle, large
+        f"one {size} {obj.colour} {shape}",  # one large red circle
+        f"{article(obj.colour)} {obj.colour} {shape} that is {size}",  # a red disc that is big
+    ][template]
+
+
+def _two_objects(rng: random.Random, template: int, first: ShapeObject, relation: str, second: ShapeObject) -> str:
+    a, b = _object(rng, first), _object(rng, second)
+    if template == 0:  # a little blue tile to the left of a large yellow triangle (the caption's relation words)
+        return f"{a} {relation} {b}"
+    if template == 1:  # a small blue square placed to the left of a big yellow triangle
+        return f"{a} placed {_word(rng, relation)} {b}"
+    if template == 2:  # left of a large yellow triangle there is a small blue square
+        return f"{_word(rng, relation)} {b} there is {a}"
+    # the roles swapped with the inverse relation (`A left of B` is `B right of A`), in relation words that neither
+    # a caption nor template 0 uses, so no other caption has this wording: a yellow triangle right of a blue square
+    inverse = INVERSE[relation]
+    return f"{b} {rng.choice(TRAIN_SYNONYMS[inverse][1:])} {a}"
+
+
+@cache
+def training_wordings(caption: str) -> tuple[str, ...]:
+    """All training wordings of a canonical caption; index = variant, [0] the caption itself. Paraphrases differ
+    from the caption and from each other."""
+    scene = parse_caption(caption)
+    wordings = [caption]
+    for variant in range(1, TRAIN_VARIANTS + 1):
+        template = (variant - 1) % _TEMPLATES
+        for attempt in range(100):  # redraw the synonyms until the wording is new
+            rng = random.Random(zlib.crc32(f"{caption}|{variant}|{attempt}".encode()))
+            if len(scene.objects) == 1:
+                wording = _one_object(rng, template, scene.objects[0])
+            else:
+                wording = _two_objects(rng, template, scene.objects[0], scene.relation, scene.objects[1])
+            if wording not in wordings:
+                break
+        else:
+            raise ValueError(f"no new wording {variant} of {caption!r}")
+        wordings.append(wording)
+    return tuple(wordings)
+
+
+def training_caption(caption: str, variant: int) -> str:
+    """Training wording number `variant` (0..TRAIN_VARIANTS) of a canonical caption; 0 is the caption unchanged."""
+    if not 0 <= variant <= TRAIN_VARIANTS:
+        raise ValueError(f"wording variant must be in 0..{TRAIN_VARIANTS}, got {variant}")
+    return training_wordings(caption)[variant]
+
+
+def canonical_index(captions: tuple[str, ...]) -> dict[str, str]:
+    """normalised training wording -> its canonical caption, for every wording of `captions`. Raises ValueError if
+    one wording would name two captions (then a dataset could not map it back)."""
+    index: dict[str, str] = {}
+    for caption in captions:
+        for wording in training_wordings(caption):
+            key = normalise_prompt(wording)
+            if index.setdefault(key, caption) != caption:
+                raise ValueError(f"the wording {wording!r} names both {index[key]!r} and {caption!r}")
+    return index
+
+
+def vocabulary(wordings, bigrams: bool = False) -> set[str]:
+    """The words (or, with `bigrams`, also the word pairs "w1 w2") of normalised wordings."""
+    words: set[str] = set()
+    for wording in wordings:
+        tokens = normalise_prompt(wording).split()
+        words.update(tokens)
+        if bigrams:
+            words.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:]))
+    return words
+
+
+def heldout_wording_set() -> list[tuple[str, str]]:
+    """(prompt, canonical caption) rows of the held-out wording set, in file order."""
+    with open(HELDOUT_FILE, encoding="utf-8", newline="") as handle:
+        return [(row["prompt"], row["canonical"]) for row in csv.DictReader(handle, delimiter="\t")]

@@ -1,0 +1,71 @@
+"""Text alignment under other wordings: the held-out wording set of `shapes`, judged by the exact checker.
+
+Each row of llmimg/data/wording_heldout.tsv is a prompt worded in a way no training caption is ("please draw a tiny
+scarlet ball") and the canonical caption it means ("a small red circle"). Row i is drawn twice with seed + i, once
+from the prompt and once from the canonical caption, and both images are checked against the canonical caption.
+The ratio of the two pass rates says how much of a model's alignment survives a change of words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from llmimg.data import shapes
+from llmimg.data.checker import check_scene
+from llmimg.data.wording import heldout_wording_set
+from llmimg.evaluation.real_data import resize
+from llmimg.evaluation.shapes_alignment import GROUPS, Draw
+
+PROMPT_KINDS = ("wording", "canonical")  # what the model was given: the held-out prompt, or the canonical caption
+
+
+def _summarise(passed: dict[str, list[bool]]) -> dict:
+    summary: dict = {"n": len(passed["wording"])}
+    for kind in PROMPT_KINDS:
+        summary[kind] = float(np.mean(passed[kind])) if passed[kind] else None
+    canonical = summary["canonical"]
+    summary["ratio"] = summary["wording"] / canonical if canonical else None  # None: nothing to compare against
+    return summary
+
+
+def evaluate_wording(draw: Draw, seed: int = 0, limit: int | None = None, progress: Callable | None = None) -> dict:
+    """Checker pass rates of the held-out wordings and of their canonical captions (the first `limit` rows).
+
+    Returns {group: {"n", "wording", "canonical", "ratio"}} for the groups all, one-object, two-object; the rates
+    are shares in [0, 1], ratio = wording / canonical (None when the canonical rate is 0).
+    """
+    rows = heldout_wording_set()[:limit]
+    if not rows:
+        raise ValueError(f"no wording rows to evaluate (limit {limit})")
+    seeds = [seed + i for i in range(len(rows))]
+    images = {"wording": draw([prompt for prompt, _ in rows], seeds),
+              "canonical": draw([canonical for _, canonical in rows], seeds)}
+    passed = {group: {kind: [] for kind in PROMPT_KINDS} for group in GROUPS}
+    for index, (_, canonical) in enumerate(rows):
+        scene = shapes.parse_caption(canonical)
+        group = "one-object" if len(scene.objects) == 1 else "two-object"
+        for kind in PROMPT_KINDS:
+            verdict = check_scene(resize(images[kind][index][None], shapes.CANVAS)[0], scene).passed
+            passed[group][kind].append(verdict)
+            passed["all"][kind].append(verdict)
+        if progress is not None:
+            progress(1)
+    return {group: _summarise(passed[group]) for group in GROUPS}
+
+
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}%"
+
+
+def format_wording_table(rows: list[dict]) -> str:
+    """Evaluation rows with a "wording" entry as a Markdown table: one line per (row, group)."""
+    lines = ["| row | prompts | n | held-out wording pass | canonical caption pass | ratio |",
+             "|---|---|---:|---:|---:|---:|"]
+    for row in rows:
+        for group, summary in (row.get("wording") or {}).items():
+            ratio = "—" if summary["ratio"] is None else f"{summary['ratio']:.2f}"
+            lines.append(f"| {row['name']} | {group} | {summary['n']} | {_percent(summary['wording'])} | "
+                         f"{_percent(summary['canonical'])} | {ratio} |")
+    return "\n".join(lines)
