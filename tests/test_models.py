@@ -15,14 +15,51 @@ def _text(batch: int, length: int = 7, dim: int = 384):
 
 
 @pytest.mark.parametrize("resolution", [32, 64])
-def test_generator_and_critic_shapes(resolution):
-    config = preset("gan-tiny", resolution=resolution)
+@pytest.mark.parametrize("variant", [{}, {"rgb_shuffle": 2, "critic_head_kernel": 1}])
+def test_generator_and_critic_shapes(resolution, variant):
+    config = preset("gan-tiny", resolution=resolution, **variant)
     generator, critic = build_generator(config), build_critic(config)
     tokens, mask, pooled = _text(3)
     images = generator(torch.randn(3, config.noise_dim), tokens, mask, pooled)
     assert images.shape == (3, 3, resolution, resolution)
     assert torch.isfinite(images).all()
     assert critic(images, tokens, mask, pooled).shape == (3,)
+
+
+def test_sub_pixel_output_draws_each_2x2_patch_from_one_feature():
+    """With rgb_shuffle 2 the networks stop at R / 2: changing one top-level feature changes one 2 x 2 patch of the
+    output's last layer, and the critic reads a patch through one space-to-depth location."""
+    config = preset("gan-tiny", rgb_shuffle=2)
+    generator, critic = build_generator(config), build_critic(config)
+    assert config.sides[-1] == config.resolution // 2
+    head = generator.to_rgb
+    features = torch.randn(1, config.channels_at(config.sides[-1]), 16, 16)
+    moved = features.clone()
+    moved[0, :, 5, 9] += 1.0
+    head[1].weight.data.zero_()
+    head[1].weight.data[:, :, 1, 1] = torch.randn(12, features.shape[1])  # a 1 x 1 kernel: no spatial spread
+    changed = (head(moved) - head(features)).abs().sum(dim=1)[0] > 0
+    assert changed.nonzero().tolist() == [[10, 18], [10, 19], [11, 18], [11, 19]]
+    assert critic.from_rgb(torch.randn(2, 3, 32, 32)).shape == (2, config.channels_at(16), 16, 16)
+
+
+def test_sub_pixel_output_starts_as_nearest_neighbour_upsampling():
+    """ICNR: before training, the four pixels of each 2 x 2 patch are equal (no checkerboard at step 0)."""
+    generator = build_generator(preset("gan-tiny", rgb_shuffle=2))
+    tokens, mask, pooled = _text(2)
+    images = generator(torch.randn(2, 8), tokens, mask, pooled)
+    patches = images.unfold(2, 2, 2).unfold(3, 2, 2).flatten(-2)  # (B, 3, 16, 16, 4)
+    assert torch.allclose(patches, patches[..., :1].expand_as(patches))
+    assert patches.std() > 0  # and not trivially constant
+
+
+def test_config_refuses_bad_shuffle_and_head():
+    with pytest.raises(ValueError, match="rgb_shuffle"):
+        preset("gan-tiny", rgb_shuffle=3)
+    with pytest.raises(ValueError, match="rgb_shuffle"):
+        preset("gan-tiny", rgb_shuffle=4)  # 32 / 4 leaves features of 8 x 8
+    with pytest.raises(ValueError, match="critic_head_kernel"):
+        preset("gan-tiny", critic_head_kernel=2)
 
 
 def test_config_checks_and_json_round_trip():

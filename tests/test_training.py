@@ -28,6 +28,39 @@ def test_one_step_gives_finite_losses_and_changes_weights(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(before_d, trainer.critic.parameters()))
 
 
+def test_reconstruction_term_trains_an_encoder_whose_gradients_reach_it(tmp_path):
+    trainer = Trainer(_config(tmp_path, reconstruction_weight=10.0))
+    assert trainer.encoder is not None
+    assert Trainer(_config(tmp_path)).encoder is None  # the plain GAN has none
+    before = [p.detach().clone() for p in trainer.encoder.parameters()]
+    images, captions = zip(*(trainer.dataset[i] for i in range(4)))
+    losses = trainer.train_step(torch.stack(images), list(captions))
+    assert {"reconstruction", "kl", "generator"} <= set(losses)
+    assert all(math.isfinite(v) for v in losses.values())
+    assert losses["reconstruction"] > 0
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in trainer.encoder.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.encoder.parameters()))
+
+
+def test_reconstruction_rows_use_the_posterior_and_prior_rows_the_noise(tmp_path):
+    """The first half of the batch decodes the encoder's latent, the rest the noise as given."""
+    from llmimg.training.objectives import StepInputs, reconstructed_rows
+
+    trainer = Trainer(_config(tmp_path, reconstruction_weight=1.0))
+    objective = trainer.objective
+    images, captions = zip(*(trainer.dataset[i] for i in range(4)))
+    text = trainer.text_encoder(list(captions))
+    noise = torch.randn(4, trainer.model_config.noise_dim)
+    inputs = StepInputs(torch.stack(images), text, text, torch.ones(4, dtype=torch.bool), 4.0, noise, 0)
+    fake, elbo = objective._draw(inputs)
+    rows = reconstructed_rows(4)
+    assert rows == 2
+    prior = trainer.generator(noise[rows:], text.tokens[rows:], text.mask[rows:], text.pooled[rows:])
+    assert torch.allclose(fake[rows:], prior, atol=1e-5)
+    expected = (fake[:rows] - torch.stack(images)[:rows]).pow(2).sum(dim=(1, 2, 3)).mean()
+    assert torch.allclose(elbo["reconstruction"], expected, rtol=1e-4)
+
+
 def test_short_run_writes_metrics_samples_and_resumes(tmp_path):
     path = train(_config(tmp_path))
     run = tmp_path / "run"

@@ -27,8 +27,10 @@ def _base_type(annotation) -> type:
     return annotation
 
 
-def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = ()) -> None:
-    """One kebab-case flag per field; booleans as --flag/--no-flag; defaults from the dataclass."""
+def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tuple[str, ...] = (),
+                            defaults: bool = True) -> None:
+    """One kebab-case flag per field; booleans as --flag/--no-flag; defaults from the dataclass (with
+    `defaults=False`, none: the parsed namespace then holds only the flags given, see `explicit_fields`)."""
     comments = _field_comments(cls)
     hints = typing.get_type_hints(cls)
     for field in dataclasses.fields(cls):
@@ -37,12 +39,20 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
         flag = "--" + field.name.replace("_", "-")
         kind = _base_type(hints[field.name])
         help_text = comments.get(field.name, "")
+        default = field.default if defaults else argparse.SUPPRESS
         if kind is bool:
-            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=field.default, help=help_text)
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         else:
-            parser.add_argument(flag, type=kind, default=field.default, help=f"{help_text} (default: %(default)s)")
+            parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (default: %(default)s)")
 
 
 def dataclass_from_args(cls: type, args: argparse.Namespace, **overrides):
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)}
     return cls(**{**values, **overrides})
+
+
+def explicit_fields(cls: type, argv: list[str], skip: tuple[str, ...] = ()) -> dict:
+    """The fields of `cls` whose flags appear in the command line `argv` (other words and flags are ignored)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_dataclass_arguments(parser, cls, skip, defaults=False)
+    return vars(parser.parse_known_args(argv)[0])

@@ -1,6 +1,8 @@
-"""llmimg train --data shapes --out runs/shapes64 --steps 10000 --bf16
+"""llmimg train --recipe shapes --out runs/shapes
 
-Train a text-conditional generator. Writes metrics.jsonl, sample grids, resumable checkpoints/step_*.pt and the
+Train a text-conditional generator. `--recipe shapes|fashion|emoji` is the command that made each bundled model
+(llmimg/training/recipes.py); flags given beside it override the recipe's values, and without it every flag
+keeps the default shown. Writes metrics.jsonl, sample grids, resumable checkpoints/step_*.pt and the
 inference model model.safetensors into --out. `--resume` (or `--resume auto`) continues from the newest readable
 checkpoint; SIGINT or SIGTERM finish the step, write a checkpoint and exit 0. Under
 `torchrun --nproc_per_node=N -m llmimg train ...` N processes share each --batch-size batch (docs/TRAINING.md).
@@ -11,13 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 
-from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args
+from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args, explicit_fields
 from llmimg.training.config import TrainConfig
+from llmimg.training.recipes import RECIPES
 
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("train", help="train a model", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--recipe", choices=sorted(RECIPES), default=None,
+                        help="start from the recipe of a bundled model; other flags given override its values")
     add_dataclass_arguments(parser, TrainConfig, skip=("resume",))
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="auto|PATH",
                         help="continue from the newest readable checkpoint in --out (auto, the value of a bare "
@@ -26,11 +31,18 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from llmimg.training.trainer import train
+    if args.recipe:
+        from llmimg.training.recipes import run_recipe
 
-    config = dataclass_from_args(TrainConfig, args)
-    if config.steps < 1 or config.batch_size < 1:
-        raise ValueError("--steps and --batch-size must be at least 1")
-    path = train(config)
+        given = explicit_fields(TrainConfig, args.argv, skip=("resume",))
+        out = given.pop("out", f"runs/{args.recipe}")
+        path = run_recipe(args.recipe, out, **given, resume=args.resume)
+    else:
+        from llmimg.training.trainer import train
+
+        config = dataclass_from_args(TrainConfig, args)
+        if config.steps < 1 or config.batch_size < 1:
+            raise ValueError("--steps and --batch-size must be at least 1")
+        path = train(config)
     if path is not None and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, once
         print(f"model written to {path}")

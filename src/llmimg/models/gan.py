@@ -17,6 +17,18 @@ def _leaky(x: torch.Tensor) -> torch.Tensor:
     return F.leaky_relu(x, 0.2)
 
 
+def _icnr_(conv: nn.Conv2d, shuffle: int) -> None:
+    """Initialise a conv that feeds PixelShuffle(shuffle) so its s x s outputs start equal: the layer begins as
+    nearest-neighbour upsampling, free of checkerboard artefacts (ICNR, Aitken et al. 2017)."""
+    if shuffle == 1:
+        return
+    with torch.no_grad():
+        # output channel c * s^2 + k draws sub-pixel k of colour c: copy sub-pixel 0's kernel to every k
+        weight = conv.weight.view(-1, shuffle**2, *conv.weight.shape[1:])
+        weight.copy_(weight[:, :1].expand_as(weight))
+        conv.bias.view(-1, shuffle**2).copy_(conv.bias.view(-1, shuffle**2)[:, :1].expand(-1, shuffle**2))
+
+
 class GeneratorBlock(nn.Module):
     """Upsample x2, two fused convolutions (DF-GAN's UPBlock), then optional word attention; residual."""
 
@@ -55,8 +67,14 @@ class Generator(nn.Module):
             for side in config.sides[1:]
         )
         # a linear output, clamped only when converted to pixels: a tanh here saturates on the white background
-        # and starves the generator of gradient (seen here: blank images for 750 steps, generator loss ~10)
-        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2), nn.Conv2d(config.channels, 3, 3, padding=1))
+        # and starves the generator of gradient (seen here: blank images for 750 steps, generator loss ~10).
+        # With rgb_shuffle s, each top-level feature draws an s x s patch of pixels (sub-pixel convolution, Shi et
+        # al. 2016): the costly, low-intensity convolutions at full resolution go away.
+        shuffle = config.rgb_shuffle
+        self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2),
+                                    nn.Conv2d(config.channels_at(config.sides[-1]), 3 * shuffle**2, 3, padding=1),
+                                    nn.PixelShuffle(shuffle))
+        _icnr_(self.to_rgb[1], shuffle)
 
     def forward(self, noise, tokens, mask, pooled):
         # noise: (B, noise_dim), tokens: (B, T, text_dim), mask: (B, T) bool, pooled: (B, text_dim)
@@ -97,15 +115,18 @@ class Discriminator(nn.Module):
         self.outputs = outputs  # 1 logit for the GAN; the VAE's posterior encoder reuses this net with 2 * noise_dim
         cond_dim = config.cond_dim
         self.text = TextProjection(config.text_dim, cond_dim)
-        self.from_rgb = nn.Conv2d(3, config.channels, 3, padding=1)
-        trunk_sides = [side for side in reversed(config.sides) if side > 8]  # R, R/2, ..., 16
+        shuffle = config.rgb_shuffle  # s x s pixel patches become channels (space-to-depth), as the generator draws
+        self.from_rgb = nn.Sequential(nn.PixelUnshuffle(shuffle),
+                                      nn.Conv2d(3 * shuffle**2, config.channels_at(config.sides[-1]), 3, padding=1))
+        trunk_sides = [side for side in reversed(config.sides) if side > 8]  # R / s, R / 2s, ..., 16
         self.trunk = nn.Sequential(*(
             DiscriminatorBlock(config.channels_at(side), config.channels_at(side // 2)) for side in trunk_sides
         ))
         self.word_attention = WordAttention(config.channels_at(8), cond_dim, config.attention_heads)
         self.last = DiscriminatorBlock(config.channels_at(8), config.channels_at(4))
         self.joint = nn.Sequential(
-            nn.Conv2d(config.channels_at(4) + cond_dim, 2 * config.channels_at(4), 3, padding=1),
+            nn.Conv2d(config.channels_at(4) + cond_dim, 2 * config.channels_at(4), config.critic_head_kernel,
+                      padding=config.critic_head_kernel // 2),
             nn.LeakyReLU(0.2),
             nn.Conv2d(2 * config.channels_at(4), outputs, 4),
         )

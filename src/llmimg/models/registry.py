@@ -32,11 +32,20 @@ FAMILIES: dict[str, Family] = {
 PRESETS: dict[str, ModelConfig] = {
     "gan-32": ModelConfig(family="gan", resolution=32, channels=32),
     "gan-64": ModelConfig(family="gan", resolution=64, channels=16),
+    # features stop at 32 x 32 and sub-pixel convolutions draw the 2 x 2 patches (issue 14: fewer pixels per step)
+    "gan2-64": ModelConfig(family="gan", resolution=64, channels=16, rgb_shuffle=2, noise_dim=32,
+                           critic_head_kernel=1),
     "gan-128": ModelConfig(family="gan", resolution=128, channels=8, attention_resolutions=(8, 16)),
     "gan-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16,
                             noise_dim=8, attention_heads=2),  # for tests
+    "gan2-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16, noise_dim=8,
+                             attention_heads=2, rgb_shuffle=2, critic_head_kernel=1),  # for tests
     "vae-32": ModelConfig(family="vae", resolution=32, channels=32, noise_dim=16),
     "vae-64": ModelConfig(family="vae", resolution=64, channels=16, noise_dim=16),
+    "vae2-64": ModelConfig(family="vae", resolution=64, channels=16, rgb_shuffle=2, noise_dim=32,
+                           critic_head_kernel=1),  # the VAE of gan2-64's network
+    "vae2-tiny": ModelConfig(family="vae", resolution=32, channels=4, max_channels=16, cond_dim=16, noise_dim=8,
+                             attention_heads=2, rgb_shuffle=2, critic_head_kernel=1),  # for tests
     "vae-tiny": ModelConfig(family="vae", resolution=32, channels=4, max_channels=16, cond_dim=16,
                             noise_dim=8, attention_heads=2),  # for tests
 }
@@ -74,3 +83,8 @@ def build_generator(config: ModelConfig) -> nn.Module:
 
 def build_critic(config: ModelConfig) -> nn.Module:
     return family(config.family).critic(config)
+
+
+def build_encoder(config: ModelConfig) -> nn.Module:
+    """A posterior encoder q(z | image, text) for the generator of `config` (the VAE family's critic)."""
+    return PosteriorEncoder(config)

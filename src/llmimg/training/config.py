@@ -13,6 +13,7 @@ class TrainConfig:
     model_type: str | None = None  # generator family, gan or vae: picks the preset <type>-<resolution>
     resolution: int | None = None  # override the preset's resolution (32 to 256)
     init_from: str | None = None  # start the generator from an exported model (its architecture replaces the preset's)
+    init_encoder_from: str | None = None  # start the reconstruction term's encoder from a VAE run (folder or .pt)
     steps: int = 10_000  # optimiser steps to train for (in total, across resumes)
     batch_size: int = 64  # images per step, in total: under torchrun each of N processes takes batch_size / N
     generator_lr: float = 1e-4  # Adam learning rate of the generator (DF-GAN: 1e-4)
@@ -24,6 +25,7 @@ class TrainConfig:
     free_bits: float = 0.25  # VAE: minimum KL per latent dimension in nats, against posterior collapse
     kl_weight: float = 1.0  # VAE: final weight of the KL term (beta-VAE); above 1 the prior is matched more closely
     kl_warmup_steps: int = 2000  # VAE: steps over which the KL weight ramps from 0 to kl_weight
+    reconstruction_weight: float = 0.0  # GAN: > 0 trains an encoder too and weighs half the rows' per-pixel ELBO
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool = False  # bfloat16 autocast for the forward passes
     channels_last: bool = False  # channels-last memory format for the networks and images (faster convs on GPUs)

@@ -1,0 +1,58 @@
+"""Recipes: each builds its two stages and takes one step of each on a tiny preset; flags beside --recipe
+override it; the GAN stage starts from the VAE stage's decoder and encoder."""
+
+import json
+
+import pytest
+import torch
+
+from llmimg.cli.main import main
+from llmimg.pipeline.export import load_model
+from llmimg.training.recipes import RECIPES, stages
+from llmimg.training.trainer import Trainer, train
+
+
+@pytest.mark.parametrize("name", sorted(RECIPES))
+def test_each_recipe_runs_one_step_of_each_stage_on_a_tiny_preset(tmp_path, name, caplog):
+    vae, gan = stages(name, tmp_path, model="gan2-tiny", batch_size=4, dry_run=True)
+    assert (vae.model, gan.model) == ("vae2-tiny", "gan2-tiny")
+    with caplog.at_level("INFO"):
+        assert train(vae) is None
+        assert train(gan) is None
+    assert caplog.text.count("dry run: one step") == 2
+    assert "reconstruction" in caplog.text.split("dry run: one step")[-1]  # the GAN keeps the VAE's term
+
+
+def test_flags_beside_a_recipe_override_it_and_the_gan_starts_from_the_vae(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--recipe", "shapes", "--model", "gan2-tiny", "--steps", "2", "--batch-size", "4",
+                 "--eval-n", "2", "--no-channels-last", "--out", str(out)]) == 0
+    vae_config, gan_config = (json.loads((out / stage / "train_config.json").read_text()) for stage in ("vae", "gan"))
+    assert gan_config["steps"] == 2 and vae_config["steps"] == RECIPES["shapes"].vae.steps  # --steps: the GAN's
+    assert vae_config["batch_size"] == gan_config["batch_size"] == 4  # the other flags: both stages
+    assert vae_config["channels_last"] is gan_config["channels_last"] is False
+    assert gan_config["init_from"] == str(out / "vae" / "model.safetensors")
+    assert load_model(out / "model.safetensors").config.family == "gan"
+
+
+def test_gan_stage_starts_from_the_vae_encoder(tmp_path):
+    vae, gan = stages("shapes", tmp_path, model="gan2-tiny", steps=1, batch_size=4, eval_n=2)
+    train(replace_steps(vae, 1))
+    vae_state = torch.load(next((tmp_path / "vae" / "checkpoints").iterdir()), weights_only=True)
+    trainer = Trainer(gan)
+    for name, value in trainer.encoder.state_dict().items():
+        assert torch.equal(value, vae_state["critic"][name])
+
+
+def replace_steps(config, steps):
+    from dataclasses import replace
+
+    return replace(config, steps=steps)
+
+
+def test_unknown_recipe_and_model_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--recipe", "flowers"])
+    assert "invalid choice: 'flowers'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="recipes train"):
+        stages("shapes", "runs/x", model="gan-64")
