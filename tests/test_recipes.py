@@ -25,10 +25,10 @@ def test_each_recipe_runs_one_step_of_each_stage_on_a_tiny_preset(tmp_path, name
 
 def test_flags_beside_a_recipe_override_it_and_the_gan_starts_from_the_vae(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--recipe", "shapes", "--model", "gan2-tiny", "--steps", "2", "--batch-size", "4",
-                 "--eval-n", "2", "--no-channels-last", "--out", str(out)]) == 0
+    assert main(["train", "--recipe", "shapes", "--model", "gan2-tiny", "--steps", "2", "--vae-steps", "3",
+                 "--batch-size", "4", "--eval-n", "2", "--no-channels-last", "--out", str(out)]) == 0
     vae_config, gan_config = (json.loads((out / stage / "train_config.json").read_text()) for stage in ("vae", "gan"))
-    assert gan_config["steps"] == 2 and vae_config["steps"] == RECIPES["shapes"].vae.steps  # --steps: the GAN's
+    assert (gan_config["steps"], vae_config["steps"]) == (2, 3)  # --steps: the GAN's, --vae-steps: the VAE's
     assert vae_config["batch_size"] == gan_config["batch_size"] == 4  # the other flags: both stages
     assert vae_config["channels_last"] is gan_config["channels_last"] is False
     assert gan_config["init_from"] == str(out / "vae" / "model.safetensors")
@@ -36,18 +36,28 @@ def test_flags_beside_a_recipe_override_it_and_the_gan_starts_from_the_vae(tmp_p
 
 
 def test_gan_stage_starts_from_the_vae_encoder(tmp_path):
-    vae, gan = stages("shapes", tmp_path, model="gan2-tiny", steps=1, batch_size=4, eval_n=2)
-    train(replace_steps(vae, 1))
+    vae, gan = stages("shapes", tmp_path, 1, model="gan2-tiny", steps=1, batch_size=4, eval_n=2)
+    train(vae)
     vae_state = torch.load(next((tmp_path / "vae" / "checkpoints").iterdir()), weights_only=True)
     trainer = Trainer(gan)
     for name, value in trainer.encoder.state_dict().items():
         assert torch.equal(value, vae_state["critic"][name])
 
 
-def replace_steps(config, steps):
-    from dataclasses import replace
+def test_a_stopped_stage_ends_the_recipe(tmp_path, monkeypatch):
+    """A stage that stopped short of its steps (SIGTERM) must not hand a partial model to the next stage."""
+    import llmimg.training.trainer as trainer_module
+    from llmimg.training.recipes import run_recipe
 
-    return replace(config, steps=steps)
+    started = []
+
+    def stopped_early(config):
+        started.append(config.out)
+        return tmp_path / "vae" / "model.safetensors"  # as train() returns after a stop, with no checkpoint at steps
+
+    monkeypatch.setattr(trainer_module, "train", stopped_early)
+    assert run_recipe("shapes", tmp_path, model="gan2-tiny") is None
+    assert started == [str(tmp_path / "vae")]
 
 
 def test_unknown_recipe_and_model_are_refused(capsys):

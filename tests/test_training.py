@@ -74,6 +74,10 @@ def test_short_run_writes_metrics_samples_and_resumes(tmp_path):
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000004.pt", "step_00000006.pt"]
     state = torch.load(run / "checkpoints" / "step_00000006.pt", weights_only=True)
     assert state["step"] == 6
+    # wall-clock seconds carry over a resume: the second session's records start where the first one's ended
+    walls = [json.loads(line)["wall_s"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert walls == sorted(walls) and walls[0] > 0
+    assert state["wall_s"] >= walls[-1] - 0.1
 
 
 def test_dry_run_writes_nothing(tmp_path):

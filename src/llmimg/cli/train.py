@@ -23,6 +23,8 @@ def add_parser(commands) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--recipe", choices=sorted(RECIPES), default=None,
                         help="start from the recipe of a bundled model; other flags given override its values")
+    parser.add_argument("--vae-steps", type=int, default=None,
+                        help="with --recipe: steps of the VAE stage (default: the recipe's)")
     add_dataclass_arguments(parser, TrainConfig, skip=("resume",))
     parser.add_argument("--resume", nargs="?", const="auto", default=None, metavar="auto|PATH",
                         help="continue from the newest readable checkpoint in --out (auto, the value of a bare "
@@ -36,7 +38,7 @@ def run(args: argparse.Namespace) -> None:
 
         given = explicit_fields(TrainConfig, args.argv, skip=("resume",))
         out = given.pop("out", f"runs/{args.recipe}")
-        path = run_recipe(args.recipe, out, **given, resume=args.resume)
+        path = run_recipe(args.recipe, out, args.vae_steps, **given, resume=args.resume)
     else:
         from llmimg.training.trainer import train
 

@@ -29,7 +29,8 @@ class ModelConfig:
         if self.critic_head_kernel not in (1, 3):
             raise ValueError(f"critic_head_kernel must be 1 or 3, got {self.critic_head_kernel}")
         if self.rgb_shuffle not in (1, 2, 4) or side // self.rgb_shuffle < 16:
-            raise ValueError(f"rgb_shuffle must be 1, 2 or 4 and leave features of at least 16 x 16, got {self.rgb_shuffle}")
+            raise ValueError(f"rgb_shuffle must be 1, 2 or 4 and leave features of at least 16 x 16, "
+                             f"got {self.rgb_shuffle}")
         object.__setattr__(self, "attention_resolutions", tuple(self.attention_resolutions))
 
     def channels_at(self, side: int) -> int:

@@ -7,8 +7,9 @@ reconstruction signal learns colour, shape and layout in a fraction of the steps
 `gan/`, the GAN started from the VAE's decoder and encoder, keeping the reconstruction term on half of each batch
 (a cVAE-GAN) while the critic sharpens the samples. The result is copied to --out/model.safetensors. With
 `--resume auto` a stopped recipe continues where it stopped, in whichever stage. Flags given beside `--recipe`
-override the recipe: `--steps` and `--model` set the GAN stage's (the VAE stage takes the matching VAE preset),
-the others apply to both stages. docs/MODELS.md has each recipe's measured cost and quality and its ablation.
+override the recipe: `--steps` and `--model` set the GAN stage's (the VAE stage takes the matching VAE preset;
+`--vae-steps` sets its length), the others apply to both stages. docs/MODELS.md has each recipe's measured cost
+and quality and its ablation.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class Recipe:
 
 RECIPES: dict[str, Recipe] = {
     "shapes": Recipe(TrainConfig(data="shapes", steps=2_000, caption_variants=4, **_VAE),
-                     TrainConfig(data="shapes", steps=10_000, caption_variants=4, **_GAN)),
+                     TrainConfig(data="shapes", steps=8_500, caption_variants=4, **_GAN)),
     "fashion": Recipe(TrainConfig(data="fashion", steps=2_000, **_VAE),
                       TrainConfig(data="fashion", steps=6_000, **_GAN)),
     "emoji": Recipe(TrainConfig(data="emoji", steps=2_000, **_VAE),
@@ -47,7 +48,7 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def stages(name: str, out: str | Path, **overrides) -> tuple[TrainConfig, TrainConfig]:
+def stages(name: str, out: str | Path, vae_steps: int | None = None, **overrides) -> tuple[TrainConfig, TrainConfig]:
     """The two stages' TrainConfigs of recipe `name` writing under `out`, with the overrides applied."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
@@ -57,22 +58,33 @@ def stages(name: str, out: str | Path, **overrides) -> tuple[TrainConfig, TrainC
     if vae_model is None:
         raise ValueError(f"--model {gan_only['model']}: recipes train {', '.join(VAE_OF)}")
     overrides.pop("out", None)
-    vae = replace(recipe.vae, **overrides, model=vae_model, out=str(out / "vae"))
+    vae = replace(recipe.vae, **overrides, model=vae_model, out=str(out / "vae"),
+                  steps=vae_steps or recipe.vae.steps)
     gan = replace(recipe.gan, **overrides, **gan_only, out=str(out / "gan"),
                   init_from=None if vae.dry_run else str(out / "vae" / "model.safetensors"),
                   init_encoder_from=None if vae.dry_run else vae.out)
     return vae, gan
 
 
-def run_recipe(name: str, out: str | Path, **overrides) -> Path | None:
-    """Train both stages of recipe `name` (resuming each with resume="auto"); returns out/model.safetensors."""
+def run_recipe(name: str, out: str | Path, vae_steps: int | None = None, **overrides) -> Path | None:
+    """Train both stages of recipe `name` (with resume="auto" each continues from its newest checkpoint); returns
+    out/model.safetensors, or None after a dry run or a stop."""
     from llmimg.training.trainer import train
 
-    vae, gan = stages(name, out, **overrides)
+    from llmimg.training.checkpoints import list_checkpoints
+
+    vae, gan = stages(name, out, vae_steps, **overrides)
     for stage in (vae, gan):
         log.info("recipe %s: stage %s, %d steps, in %s", name, Path(stage.out).name, stage.steps, stage.out)
         path = train(stage)
-    if path is None:  # a dry run
+        if path is None:  # a dry run
+            continue
+        reached = max((step for step, _ in list_checkpoints(Path(stage.out))), default=0)
+        if reached < stage.steps:  # stopped (SIGINT / SIGTERM): the next stage must not start from a partial one
+            log.warning("recipe %s stopped in stage %s at step %d; continue with --resume auto", name,
+                        Path(stage.out).name, reached)
+            return None
+    if path is None:
         return None
     final = Path(out) / "model.safetensors"
     shutil.copyfile(path, final)

@@ -294,8 +294,9 @@ class Trainer:
         if self.config.data != "shapes" or self.config.eval_n <= 0:
             return None
         report = evaluate_shapes(self.draw, n=self.config.eval_n, seed=12345)
-        return {f"{split}/{group}": round(groups[group]["pass"], 4)  # a group a tiny eval_n drew no prompt of has none
-                for split, groups in report.items() for group in ("one-object", "two-object") if "pass" in groups[group]}
+        # a group that a tiny eval_n drew no prompt of has no pass rate
+        return {f"{split}/{group}": round(groups[group]["pass"], 4) for split, groups in report.items()
+                for group in ("one-object", "two-object") if "pass" in groups[group]}
 
     def export(self) -> Path:
         path = self.out / "model.safetensors"
