@@ -41,7 +41,8 @@ def main() -> None:
             trainer.train_step(images, captions)
             times.append(time.perf_counter() - start)
     median = statistics.median(times)
-    print(f"{config.model}: {median * 1e3:.0f} ms per step (median of {len(times)}), {size / median:.1f} images/s, "
+    name = f"{config.model_type}-{config.resolution or 64}" if config.model_type else config.model
+    print(f"{name}: {median * 1e3:.0f} ms per step (median of {len(times)}), {size / median:.1f} images/s, "
           f"{torch.get_num_threads()} threads")
     if args.profile:
         from torch.profiler import ProfilerActivity, profile
