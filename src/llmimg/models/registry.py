@@ -42,13 +42,11 @@ PRESETS: dict[str, ModelConfig] = {
                              attention_heads=2, rgb_shuffle=2, critic_head_kernel=1),  # for tests
     "vae-32": ModelConfig(family="vae", resolution=32, channels=32, noise_dim=16),
     "vae-64": ModelConfig(family="vae", resolution=64, channels=16, noise_dim=16),
-    "vae2-64": ModelConfig(family="vae", resolution=64, channels=16, rgb_shuffle=2, noise_dim=32,
-                           critic_head_kernel=1),  # the VAE of gan2-64's network
-    "vae2-tiny": ModelConfig(family="vae", resolution=32, channels=4, max_channels=16, cond_dim=16, noise_dim=8,
-                             attention_heads=2, rgb_shuffle=2, critic_head_kernel=1),  # for tests
     "vae-tiny": ModelConfig(family="vae", resolution=32, channels=4, max_channels=16, cond_dim=16,
                             noise_dim=8, attention_heads=2),  # for tests
 }
+# the VAEs of the gan2 networks (the first stage of the training recipes): the same network, the VAE family
+PRESETS.update({f"vae2-{size}": replace(PRESETS[f"gan2-{size}"], family="vae") for size in ("64", "tiny")})
 
 
 def family(name: str) -> Family:
@@ -87,4 +85,4 @@ def build_critic(config: ModelConfig) -> nn.Module:
 
 def build_encoder(config: ModelConfig) -> nn.Module:
     """A posterior encoder q(z | image, text) for the generator of `config` (the VAE family's critic)."""
-    return PosteriorEncoder(config)
+    return family("vae").critic(config)
