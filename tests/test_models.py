@@ -101,3 +101,29 @@ def test_bad_model_files_are_refused(tmp_path):
     path.write_bytes(path.read_bytes()[:-100])
     with pytest.raises(ModelFileError):
         load_model(path)
+
+
+def test_position_features_start_switched_off_then_tell_left_from_right():
+    """PositionFeatures begins as the identity (a grown network keeps its outputs); once trained its output
+    differs between mirrored positions, which a translation-equivariant conv stack cannot do on its own."""
+    from llmimg.models.layers import PositionFeatures
+
+    layer = PositionFeatures(6)
+    x = torch.randn(2, 6, 8, 8)
+    assert torch.equal(layer(x), x)
+    torch.nn.init.normal_(layer.project.weight)
+    flat = torch.zeros(1, 6, 8, 8)
+    out = layer(flat)
+    assert not torch.allclose(out, out.flip(-1)) and not torch.allclose(out, out.flip(-2))
+    out.sum().backward()
+    assert layer.project.weight.grad.abs().sum() > 0
+
+
+def test_position_feature_presets_build_and_carry_the_flag():
+    config = preset("gan3-tiny")
+    assert config.position_features and preset("vae3-tiny").position_features
+    generator, critic = build_generator(config), build_critic(config)
+    tokens, mask, pooled = _text(2)
+    images = generator(torch.randn(2, config.noise_dim), tokens, mask, pooled)
+    assert images.shape == (2, 3, 32, 32) and critic(images, tokens, mask, pooled).shape == (2,)
+    assert ModelConfig.from_json(config.to_json()) == config

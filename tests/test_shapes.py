@@ -106,3 +106,30 @@ def test_caption_vocabulary_sizes():
 def test_blank_image_fails_every_attribute():
     result = check_scene(np.full((64, 64, 3), 255, np.uint8), shapes.parse_caption("a small red circle"))
     assert not (result.passed or result.count or result.colour or result.shape or result.size)
+
+
+def test_contrast_scenes_are_other_scenes_of_the_same_split_that_fail_the_checker():
+    """Hard negatives (one binding away) are real negatives: the scene's own image fails every one of them."""
+    images, captions = shapes.generate("train", 150, seed=7)
+    kinds_seen = set()
+    for image, caption in zip(images, captions):
+        scene = shapes.parse_caption(caption)
+        for kind, others in shapes.contrast_scenes(scene).items():
+            kinds_seen.update([kind] if others else [])
+            for other in others:
+                assert not shapes.is_heldout(other)
+                assert not check(image, other.caption).passed, (caption, other.caption)
+    assert kinds_seen == {"attribute", "swap", "relation"}
+
+
+def test_contrast_of_two_objects_includes_swaps_and_the_opposite_relation():
+    scene = shapes.parse_caption("a small blue square to the left of a large yellow triangle")
+    found = {kind: {s.caption for s in others} for kind, others in shapes.contrast_scenes(scene).items()}
+    assert found["swap"] == {"a small yellow square to the left of a large blue triangle",
+                             "a small blue triangle to the left of a large yellow square",
+                             "a large blue square to the left of a small yellow triangle"}
+    assert found["relation"] == {"a small blue square to the right of a large yellow triangle"}
+    assert "a small red square to the left of a large yellow triangle" in found["attribute"]
+    one = shapes.contrast_scenes(shapes.parse_caption("a large purple circle"))
+    assert one["swap"] == one["relation"] == []
+    assert "a large green circle" not in {s.caption for s in one["attribute"]}  # a held-out pair: not in train

@@ -92,3 +92,30 @@ def test_channels_last_trains_like_the_default_layout(tmp_path):
     a = default.train_step(torch.stack(images), list(captions))
     b = channels_last.train_step(torch.stack(images), list(captions))
     assert all(abs(a[k] - b[k]) < 1e-4 for k in a)
+
+
+def test_hard_negatives_replace_that_share_of_mismatched_captions_with_near_misses(tmp_path):
+    """--hard-negatives p: about a share p of rows get a caption one binding away from their own (never a wording
+    of their own scene), the same for the same step (resume, processes); p = 0 keeps the previous row's caption."""
+    from llmimg.data import shapes
+
+    trainer = Trainer(_config(tmp_path, hard_negatives=0.5, caption_variants=4))
+    captions = [trainer.dataset[i][1] for i in range(64)]
+    mismatched, valid = trainer._mismatched(captions)
+    assert all(valid) and mismatched == trainer._mismatched(captions)[0]
+    near = 0
+    for caption, other in zip(captions, mismatched):
+        own, theirs = shapes.parse_caption(trainer.dataset.match_key(caption)), trainer.dataset.match_key(other)
+        assert theirs != own.caption
+        near += theirs in {s.caption for found in shapes.contrast_scenes(own).values() for s in found}
+    assert 16 <= near <= 48
+    trainer.config.hard_negatives = 0.0
+    plain, _ = trainer._mismatched(captions)
+    assert plain == [captions[i - 1] for i in range(64)]
+
+
+def test_periodic_tasks_at_zero_run_only_at_the_end():
+    from llmimg.training.trainer import due
+
+    assert [s for s in range(1, 11) if due(s, 0, 10)] == [10]
+    assert [s for s in range(1, 11) if due(s, 4, 10)] == [4, 8, 10]

@@ -11,6 +11,7 @@ import functools
 import hashlib
 import json
 import logging
+import random
 import zlib
 from pathlib import Path
 
@@ -74,6 +75,17 @@ class ShapesDataset(Dataset):
         one caption share a key, so the trainer never pairs an image with its own caption as a mismatch."""
         key = normalise_prompt(caption)
         return _canonical_index(self.split).get(key, key)
+
+
+    def contrast_caption(self, caption: str, rng: random.Random) -> str:
+        """A hard negative for an image captioned `caption` (any training wording): the caption of a scene one
+        binding away (shapes.contrast_scenes: a kind of edit, then an edit, drawn from `rng`), in a training
+        wording drawn from `rng` too, so wording never tells a negative from a positive."""
+        scene = shapes.parse_caption(self.match_key(caption))
+        kinds = [found for found in shapes.contrast_scenes(scene).values() if found]
+        other = rng.choice(rng.choice(kinds)).caption
+        return wording.training_caption(other, rng.randint(0, self.caption_variants)) if self.caption_variants \
+            else other
 
 
 @functools.cache

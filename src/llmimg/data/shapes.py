@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -121,6 +121,34 @@ def all_captions(split: str) -> list[str]:
             if is_heldout(scene) == want_heldout:
                 captions.append(scene.caption)
     return captions
+
+
+OPPOSITE = {"to the left of": "to the right of", "to the right of": "to the left of", "above": "below",
+            "below": "above"}
+
+
+def contrast_scenes(scene: Scene) -> dict[str, list[Scene]]:
+    """The scenes one edit away from `scene`, in the same split, by kind of edit: `attribute` (one object's colour,
+    shape or size changed), and for two objects `swap` (the two objects trade colours, shapes or sizes: the same
+    words bound the other way) and `relation` (the opposite relation). A caption of any of them is a hard negative
+    for an image of `scene`: it differs from the scene's own caption in one binding, not in everything."""
+    objects, kinds = scene.objects, {"attribute": [], "swap": [], "relation": []}
+    for index, obj in enumerate(objects):
+        others = {other.colour for other in objects if other is not obj}
+        edits = [ShapeObject(obj.size, colour, obj.shape) for colour in COLOURS if colour not in others | {obj.colour}]
+        edits += [ShapeObject(obj.size, obj.colour, shape) for shape in SHAPES if shape != obj.shape]
+        edits += [ShapeObject(size, obj.colour, obj.shape) for size in SIZES if size != obj.size]
+        kinds["attribute"] += [Scene(objects[:index] + (edit,) + objects[index + 1:], scene.relation) for edit in edits]
+    if len(objects) == 2:
+        first, second = objects
+        for field in ("colour", "shape", "size"):
+            a, b = getattr(first, field), getattr(second, field)
+            if a != b:
+                kinds["swap"].append(Scene((replace(first, **{field: b}), replace(second, **{field: a})),
+                                           scene.relation))
+        kinds["relation"].append(Scene(objects, OPPOSITE[scene.relation]))
+    return {kind: [other for other in found if is_heldout(other) == is_heldout(scene)]
+            for kind, found in kinds.items()}
 
 
 def _check_split(split: str) -> None:

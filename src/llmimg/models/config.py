@@ -19,6 +19,7 @@ class ModelConfig:
     attention_heads: int = 4  # heads of each word-attention layer
     critic_head_kernel: int = 3  # kernel of the critic's image-and-sentence conv at 4 x 4 (1: 9x fewer FLOPs)
     rgb_shuffle: int = 1  # pixel (un)shuffle between RGB and the top feature map: 2 keeps features at resolution / 2
+    position_features: bool = False  # add learned functions of (x, y) to every block's features (CoordConv)
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 

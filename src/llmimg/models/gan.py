@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmimg.models.config import ModelConfig
-from llmimg.models.layers import Affine, TextProjection, WordAttention
+from llmimg.models.layers import Affine, PositionFeatures, TextProjection, WordAttention
 
 
 def _leaky(x: torch.Tensor) -> torch.Tensor:
@@ -32,8 +32,10 @@ def _icnr_(conv: nn.Conv2d, shuffle: int) -> None:
 class GeneratorBlock(nn.Module):
     """Upsample x2, two fused convolutions (DF-GAN's UPBlock), then optional word attention; residual."""
 
-    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, attention_heads: int | None):
+    def __init__(self, in_channels: int, out_channels: int, cond_dim: int, attention_heads: int | None,
+                 position_features: bool = False):
         super().__init__()
+        self.where = PositionFeatures(in_channels) if position_features else nn.Identity()
         self.fuse1 = Affine(cond_dim, in_channels)
         self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
         self.fuse2 = Affine(cond_dim, out_channels)
@@ -43,7 +45,7 @@ class GeneratorBlock(nn.Module):
 
     def forward(self, x, cond, tokens, mask):
         # x: (B, C_in, H, W) -> (B, C_out, 2H, 2W)
-        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        x = self.where(F.interpolate(x, scale_factor=2.0, mode="nearest"))
         h = self.conv1(_leaky(self.fuse1(x, cond)))
         h = self.conv2(_leaky(self.fuse2(h, cond)))
         h = self.shortcut(x) + h
@@ -63,7 +65,8 @@ class Generator(nn.Module):
         self.cond = nn.Linear(config.noise_dim + cond_dim, cond_dim)
         self.blocks = nn.ModuleList(
             GeneratorBlock(config.channels_at(side // 2), config.channels_at(side), cond_dim,
-                           config.attention_heads if side in config.attention_resolutions else None)
+                           config.attention_heads if side in config.attention_resolutions else None,
+                           config.position_features)
             for side in config.sides[1:]
         )
         # a linear output, clamped only when converted to pixels: a tanh here saturates on the white background
@@ -119,10 +122,12 @@ class Discriminator(nn.Module):
         self.from_rgb = nn.Sequential(nn.PixelUnshuffle(shuffle),
                                       nn.Conv2d(3 * shuffle**2, config.channels_at(config.sides[-1]), 3, padding=1))
         trunk_sides = [side for side in reversed(config.sides) if side > 8]  # R / s, R / 2s, ..., 16
+        self.where = PositionFeatures(config.channels_at(config.sides[-1])) if config.position_features else None
         self.trunk = nn.Sequential(*(
             DiscriminatorBlock(config.channels_at(side), config.channels_at(side // 2)) for side in trunk_sides
         ))
         self.word_attention = WordAttention(config.channels_at(8), cond_dim, config.attention_heads)
+        self.where_words = PositionFeatures(config.channels_at(8)) if config.position_features else None
         self.last = DiscriminatorBlock(config.channels_at(8), config.channels_at(4))
         self.joint = nn.Sequential(
             nn.Conv2d(config.channels_at(4) + cond_dim, 2 * config.channels_at(4), config.critic_head_kernel,
@@ -133,11 +138,14 @@ class Discriminator(nn.Module):
 
     def features(self, images: torch.Tensor) -> torch.Tensor:
         # images: (B, 3, R, R) in [-1, 1] -> (B, C8, 8, 8)
-        return self.trunk(self.from_rgb(images))
+        x = self.from_rgb(images)
+        return self.trunk(self.where(x) if self.where is not None else x)
 
     def logits(self, features, tokens, mask, pooled) -> torch.Tensor:
         # features: (B, C8, 8, 8) + text -> (B,) real-and-matching logits, or (B, outputs) when outputs > 1
         words, sentence = self.text(tokens, pooled)
+        if self.where_words is not None:  # where each 8 x 8 cell is, for the relation words
+            features = self.where_words(features)
         h = self.last(self.word_attention(features, words, mask))  # (B, C4, 4, 4)
         h = torch.cat([h, sentence[:, :, None, None].expand(-1, -1, 4, 4)], dim=1)
         out = self.joint(_leaky(h)).flatten(1)  # (B, outputs)

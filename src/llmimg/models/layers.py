@@ -38,6 +38,32 @@ class Affine(nn.Module):
         return self.scale(cond)[:, :, None, None] * x + self.shift(cond)[:, :, None, None]
 
 
+class PositionFeatures(nn.Module):
+    """Adds a learned function of each pixel's position to the features: CoordConv (Liu et al. 2018) with a few
+    Fourier features, so "where" is an input rather than something padding must leak in (a translation-equivariant
+    conv cannot tell left from right). Starts switched off (zero weights), so a network grows it without changing.
+    """
+
+    frequencies = (1.0, 2.0)  # in half-periods across the map: sin / cos of pi * f * coordinate
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.project = nn.Conv2d(2 + 4 * len(self.frequencies), channels, 1)
+        nn.init.zeros_(self.project.weight)
+        nn.init.zeros_(self.project.bias)
+
+    def grid(self, height: int, width: int, like: torch.Tensor) -> torch.Tensor:
+        """(1, 2 + 4F, H, W): x and y in [-1, 1], then sin and cos of pi * f * x and of pi * f * y."""
+        ys, xs = torch.meshgrid(torch.linspace(-1.0, 1.0, height, device=like.device),
+                                torch.linspace(-1.0, 1.0, width, device=like.device), indexing="ij")
+        waves = [fn(torch.pi * f * c) for f in self.frequencies for c in (xs, ys) for fn in (torch.sin, torch.cos)]
+        return torch.stack([xs, ys, *waves])[None].to(like.dtype)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # x: (B, C, H, W) -> (B, C, H, W)
+        return x + self.project(self.grid(x.shape[2], x.shape[3], x))
+
+
 class WordAttention(nn.Module):
     """Each pixel attends to the prompt's word tokens and adds what it reads (AttnGAN-style word attention).
 

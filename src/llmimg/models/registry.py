@@ -35,18 +35,25 @@ PRESETS: dict[str, ModelConfig] = {
     # features stop at 32 x 32 and sub-pixel convolutions draw the 2 x 2 patches (issue 14: fewer pixels per step)
     "gan2-64": ModelConfig(family="gan", resolution=64, channels=16, rgb_shuffle=2, noise_dim=32,
                            critic_head_kernel=1),
+    # gan2 plus position features in every block of both networks (CoordConv): "where" apart from "what"
+    "gan3-64": ModelConfig(family="gan", resolution=64, channels=16, rgb_shuffle=2, noise_dim=32,
+                           critic_head_kernel=1, position_features=True),
     "gan-128": ModelConfig(family="gan", resolution=128, channels=8, attention_resolutions=(8, 16)),
     "gan-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16,
                             noise_dim=8, attention_heads=2),  # for tests
     "gan2-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16, noise_dim=8,
                              attention_heads=2, rgb_shuffle=2, critic_head_kernel=1),  # for tests
+    "gan3-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16, noise_dim=8,
+                             attention_heads=2, rgb_shuffle=2, critic_head_kernel=1,
+                             position_features=True),  # for tests
     "vae-32": ModelConfig(family="vae", resolution=32, channels=32, noise_dim=16),
     "vae-64": ModelConfig(family="vae", resolution=64, channels=16, noise_dim=16),
     "vae-tiny": ModelConfig(family="vae", resolution=32, channels=4, max_channels=16, cond_dim=16,
                             noise_dim=8, attention_heads=2),  # for tests
 }
 # the VAEs of the gan2 networks (the first stage of the training recipes): the same network, the VAE family
-PRESETS.update({f"vae2-{size}": replace(PRESETS[f"gan2-{size}"], family="vae") for size in ("64", "tiny")})
+PRESETS.update({f"vae{v}-{size}": replace(PRESETS[f"gan{v}-{size}"], family="vae")
+                for v in ("2", "3") for size in ("64", "tiny")})
 
 
 def family(name: str) -> Family:

@@ -26,6 +26,7 @@ class TrainConfig:
     kl_weight: float = 1.0  # VAE: final weight of the KL term (beta-VAE); above 1 the prior is matched more closely
     kl_warmup_steps: int = 2000  # VAE: steps over which the KL weight ramps from 0 to kl_weight
     reconstruction_weight: float = 0.0  # GAN: > 0 trains an encoder too and weighs half the rows' per-pixel ELBO
+    hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool = False  # bfloat16 autocast for the forward passes
     channels_last: bool = False  # channels-last memory format for the networks and images (faster convs on GPUs)

@@ -29,7 +29,7 @@ _BOTH = dict(bf16=True, channels_last=True, checkpoint_every=500, sample_every=5
 _VAE = dict(model="vae2-64", generator_lr=5e-4, critic_lr=5e-4, beta1=0.9, beta2=0.99, kl_warmup_steps=500, **_BOTH)
 _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_weight=10.0, kl_weight=16.0,
             kl_warmup_steps=1, **_BOTH)
-VAE_OF = {"gan2-64": "vae2-64", "gan2-tiny": "vae2-tiny"}  # the VAE preset of each recipe network
+VAE_OF = {f"gan{v}-{size}": f"vae{v}-{size}" for v in ("2", "3") for size in ("64", "tiny")}  # the VAE preset of each recipe network
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import random
 import time
 from dataclasses import asdict, replace
 from pathlib import Path
@@ -77,6 +78,11 @@ def ema_with_warmup(decay: float):
         torch._foreach_lerp_(averaged, current, weight)
 
     return update
+
+
+def due(step: int, every: int, steps: int) -> bool:
+    """Whether a periodic task (every `every` steps; 0: only at the end) runs after `step` of `steps`."""
+    return step == steps or (every > 0 and step % every == 0)
 
 
 def vae_encoder_state(source: str, device: torch.device) -> dict:
@@ -247,20 +253,14 @@ class Trainer:
         real = images.to(self.device, non_blocking=True)
         if self.config.channels_last:
             real = real.contiguous(memory_format=torch.channels_last)
-        # mismatched captions: each real image with the previous row's caption of the global batch (Reed et al.
-        # 2016), so that N processes see the same pairs as one process would
-        match_key = getattr(self.dataset, "match_key", normalise_prompt)  # shapes: wordings of one caption match
-        keys = [match_key(c) for c in everything]
-        previous = [(offset + row - 1) % total for row in range(batch)]
-        mismatched_valid = torch.tensor([keys[offset + row] != keys[j] for row, j in enumerate(previous)],
-                                        device=self.device)
-        valid_in_batch = sum(keys[g] != keys[g - 1] for g in range(total))  # keys[-1]: the roll wraps around
+        mismatched, valid = self._mismatched(everything)
+        mismatched_valid = torch.tensor(valid[offset:offset + batch], device=self.device)
         # tokens (2b, T, 384), mask (2b, T), pooled (2b, 384): the rows' captions, then their mismatched ones
-        text = self.text_encoder(list(captions) + [everything[j] for j in previous]).to(self.device)
+        text = self.text_encoder(list(captions) + mismatched[offset:offset + batch]).to(self.device)
         # every rank draws the global batch's noise and keeps its rows, so the RNG streams stay equal
         noise = torch.randn(total, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
         inputs = StepInputs(real, text[:batch], text[batch:], mismatched_valid,
-                            max(valid_in_batch, 1) / self.world.size, noise[offset:offset + batch], self.step)
+                            max(sum(valid), 1) / self.world.size, noise[offset:offset + batch], self.step)
         # on CPU the math attention kernel is 3-4x faster than the flash one at these sizes (forward + backward:
         # 27 vs 120 ms for the critic's 8 x 8 attention at batch 192, measured here)
         with sdpa_kernel(SDPBackend.MATH) if self.device.type == "cpu" else contextlib.nullcontext():
@@ -269,6 +269,23 @@ class Trainer:
         self.ema.update_parameters(self.generator)
         self.step += 1
         return {name: value.item() for name, value in losses.items()}
+    def _mismatched(self, everything: list[str]) -> tuple[list[str], list[bool]]:
+        """Per row of the global batch, a caption of another scene and whether it really is one. The previous
+        row's caption (Reed et al. 2016); with --hard-negatives p, a share p of rows instead get a caption one
+        binding away from their own (datasets with `contrast_caption`: shapes), drawn from (seed, step) so that N
+        processes and a resumed run see the same pairs as one uninterrupted process."""
+        match_key = getattr(self.dataset, "match_key", normalise_prompt)  # shapes: wordings of one caption match
+        keys = [match_key(c) for c in everything]
+        mismatched = [everything[g - 1] for g in range(len(everything))]  # [-1]: the roll wraps around
+        valid = [keys[g] != keys[g - 1] for g in range(len(everything))]
+        contrast = getattr(self.dataset, "contrast_caption", None)
+        if contrast is not None and self.config.hard_negatives > 0:
+            rng = random.Random(f"{self.config.seed}:{self.step}")
+            for g, caption in enumerate(everything):
+                if rng.random() < self.config.hard_negatives:
+                    mismatched[g], valid[g] = contrast(caption, rng), True
+        return mismatched, valid
+
     # -- the loop -----------------------------------------------------------------------------------------------
     def draw(self, prompts: list[str], seeds: list[int]):
         """Generate with the EMA generator through the shared generation path."""
@@ -343,17 +360,17 @@ class Trainer:
                     log.info("dry run: one step, losses %s", {k: round(v, 4) for k, v in losses.items()})
                     return None
                 stopping = any_rank(stop.requested, self.world, self.device)
-                if self.step % config.log_every == 0 or self.step == steps or stopping:
+                if due(self.step, config.log_every, steps) or stopping:
                     self._log(losses, skipped_total, window_start, window_images, bar)
                     window_start, window_images = time.perf_counter(), 0
-                if main and (self.step % config.eval_every == 0 or self.step == steps):
+                if main and due(self.step, config.eval_every, steps):
                     scores = self.evaluate()
                     if scores is not None:
                         log.info("step %d  checker pass %s", self.step, scores)
                         self._record({"step": self.step, "eval": scores})
-                if main and (self.step % config.sample_every == 0 or self.step == steps):
+                if main and due(self.step, config.sample_every, steps):
                     self.write_samples()
-                if main and (self.step % config.checkpoint_every == 0 or self.step == steps or stopping):
+                if main and (due(self.step, config.checkpoint_every, steps) or stopping):
                     self.save_checkpoint()
                     self.export()
                 if stopping:
