@@ -1,6 +1,7 @@
 """Datasets: the shapes stream, folder layouts, and unreadable images skipped and counted."""
 
 import json
+import random
 
 import numpy as np
 import pytest
@@ -58,3 +59,14 @@ def test_shapes_resized_from_64_keeps_palette():
     image = ShapesDataset("train", length=1, resolution=128)[0][0]
     colours = np.unique(((image + 1) * 127.5).round().permute(1, 2, 0).reshape(-1, 3).numpy(), axis=0)
     assert len(colours) <= 3  # white and at most two palette colours: nearest-neighbour resize
+
+
+def test_shapes_known_captions_cover_every_item_and_hard_negative_wording():
+    """The trainer encodes `known_captions` once: every item's caption and every contrast caption is among them."""
+    dataset = ShapesDataset(caption_variants=2, length=300)
+    known = set(dataset.known_captions)
+    assert len(known) == len(dataset.known_captions) == 3 * 3006
+    rng = random.Random(0)
+    for index in range(300):
+        caption = dataset[index][1]
+        assert caption in known and dataset.contrast_caption(caption, rng) in known

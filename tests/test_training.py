@@ -99,7 +99,7 @@ def test_hard_negatives_replace_that_share_of_mismatched_captions_with_near_miss
     of their own scene), the same for the same step (resume, processes); p = 0 keeps the previous row's caption."""
     from llmimg.data import shapes
 
-    trainer = Trainer(_config(tmp_path, hard_negatives=0.5, caption_variants=4))
+    trainer = Trainer(_config(tmp_path, hard_negatives=0.5, caption_variants=4, precompute_text=False))
     captions = [trainer.dataset[i][1] for i in range(64)]
     mismatched, valid = trainer._mismatched(captions)
     assert all(valid) and mismatched == trainer._mismatched(captions)[0]

@@ -63,6 +63,13 @@ class ShapesDataset(Dataset):
                                                  interpolation=transforms.InterpolationMode.NEAREST_EXACT)[0]
         return image, self.caption_wording(scene.caption, index)
 
+    @property
+    def known_captions(self) -> list[str]:
+        """Every caption this dataset can yield, in every wording it trains on (about 3,000 x (k + 1) for train):
+        the trainer encodes them once into the disk cache instead of running the language model during steps."""
+        return [wording.training_caption(caption, variant) for caption in shapes.all_captions(self.split)
+                for variant in range(self.caption_variants + 1)]
+
     def caption_wording(self, caption: str, index: int) -> str:
         """Item `index`'s wording of its caption: variant crc32(seed, index) mod (k + 1), canonical when k = 0."""
         if not self.caption_variants:

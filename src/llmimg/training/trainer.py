@@ -176,9 +176,11 @@ class Trainer:
         self.noise_generator = torch.Generator(device=self.device).manual_seed(config.seed + 1)
 
     def _attach_text_store(self) -> None:
-        """Datasets with a caption list get their embeddings from the disk cache (built by rank 0 if missing)."""
-        captions = getattr(self.dataset, "captions", None)
-        if not captions:  # e.g. shapes: 100,000 procedural scenes, encoded on demand into the in-memory cache
+        """Datasets with a caption list get their embeddings from the disk cache (built by rank 0 if missing):
+        their items' `captions`, or `known_captions` where items are drawn on demand (shapes: every caption of the
+        split in every training wording, which also covers hard negatives)."""
+        captions = getattr(self.dataset, "known_captions", None) or getattr(self.dataset, "captions", None)
+        if not captions:  # e.g. a folder whose items are read on demand: encoded into the in-memory cache
             return
         from llmimg.text.embedding_cache import build_store
 
