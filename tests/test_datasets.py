@@ -1,6 +1,7 @@
 """Datasets: the shapes stream, folder layouts, and unreadable images skipped and counted."""
 
 import json
+import logging
 
 import numpy as np
 import pytest
@@ -58,3 +59,58 @@ def test_shapes_resized_from_64_keeps_palette():
     image = ShapesDataset("train", length=1, resolution=128)[0][0]
     colours = np.unique(((image + 1) * 127.5).round().permute(1, 2, 0).reshape(-1, 3).numpy(), axis=0)
     assert len(colours) <= 3  # white and at most two palette colours: nearest-neighbour resize
+
+
+def _metadata(folder, entries, name="metadata.jsonl"):
+    folder.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".csv"):
+        header = list(entries[0])
+        lines = [",".join(header)] + [",".join(str(entry[key]) for key in header) for entry in entries]
+        (folder / name).write_text("\n".join(lines) + "\n")
+    else:
+        (folder / name).write_text("\n".join(json.dumps(entry) for entry in entries) + "\n")
+    for entry in entries:
+        if "/" not in entry["file_name"]:
+            _write_image(folder / entry["file_name"])
+
+
+def _captions(data):
+    return sorted(data[i][1] for i in range(len(data)))
+
+
+def test_imagefolder_caption_column_is_text_then_caption(tmp_path):
+    _metadata(tmp_path, [{"file_name": "a.png", "caption": "a red thing"},
+                         {"file_name": "b.png", "text": "a blue thing", "caption": "not this one"}])
+    assert _captions(build_dataset(str(tmp_path), resolution=8)) == ["a blue thing", "a red thing"]
+
+
+def test_imagefolder_metadata_csv(tmp_path):
+    _metadata(tmp_path, [{"file_name": "a.png", "caption": "a red thing"}, {"file_name": "b.png", "caption": "a cat"}],
+              name="metadata.csv")
+    assert _captions(build_dataset(str(tmp_path), resolution=8)) == ["a cat", "a red thing"]
+    (tmp_path / "metadata.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match="both metadata.jsonl and metadata.csv"):
+        build_dataset(str(tmp_path))
+
+
+def test_imagefolder_split_layout_captions_from_metadata_not_folder_name(tmp_path):
+    _metadata(tmp_path / "train", [{"file_name": "a.png", "text": "a train image"}])
+    _metadata(tmp_path / "test", [{"file_name": "b.png", "text": "a test image"}])
+    assert _captions(build_dataset(str(tmp_path), resolution=8)) == ["a train image"]
+    assert _captions(build_dataset(str(tmp_path), resolution=8, split="test")) == ["a test image"]
+    with pytest.raises(ValueError, match="no 'validation' split.*found: test, train"):
+        build_dataset(str(tmp_path), split="validation")
+
+
+def test_imagefolder_file_names_outside_the_folder_are_refused(tmp_path, caplog):
+    root = tmp_path / "data"
+    _write_image(tmp_path / "elsewhere" / "x.png")
+    _metadata(root, [{"file_name": "a.png", "text": "inside"},
+                     {"file_name": "../elsewhere/x.png", "text": "outside"},
+                     {"file_name": str(tmp_path / "elsewhere" / "x.png"), "text": "absolute"},
+                     {"file_name": "sub/../../elsewhere/x.png", "text": "sneaky"}])
+    with caplog.at_level(logging.WARNING):
+        data = build_dataset(str(root), resolution=8)
+    assert [caption for _, caption in data.items] == ["inside"]
+    warnings = [r.getMessage() for r in caplog.records if "left out 3 entries" in r.getMessage()]
+    assert len(warnings) == 1 and "outside the dataset folder" in warnings[0] and "\n" not in warnings[0]
