@@ -20,6 +20,8 @@ def test_generate_writes_pngs_with_metadata_and_a_grid(tmp_path, tiny_model_path
     with Image.open(out / "001_a-large-red-circle_s6.png") as image:
         assert image.text["prompt"] == "a large red circle" and image.text["seed"] == "6"
     assert "wrote 4 images" in capsys.readouterr().out
+    assert main(["generate", "a red circle", "--n", "1", "--model", str(tiny_model_path), "--out", str(out)]) == 0
+    assert "wrote 1 image to" in capsys.readouterr().out
 
 
 def test_generate_from_file(tmp_path, tiny_model_path):
@@ -69,8 +71,15 @@ def _corrupt(tmp_path):
     (["eval", "--metrics", "fid,sharpness"], "unknown metric"),
     (["eval", "--data", "EMPTY", "--metrics", "fid"], "no images"),
     (["eval", "--data", "shapes", "--out", "A_FILE", "--metrics", "checker", "--n", "2"], "is a file"),
+    (["generate", "a red circle", "--model", "flowers"], "bundled models: shapes, shapes-vae, fashion, emoji"),
+    (["generate", "a red circle", "--device", "gpu"], "unknown device 'gpu'"),
+    (["train", "--device", "gpu", "--dry-run"], "unknown device 'gpu'"),
+    (["generate", "a red circle", "--device", "cuda"], "no CUDA device"),
+    (["interpolate", "a", "b", "--device", "cuda"], "no CUDA device"),
+    (["train", "--device", "cuda", "--dry-run"], "no CUDA device"),
 ])
-def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys, argv, message):
+def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # the same answer on a machine with a GPU
     (tmp_path / "empty").mkdir()
     (tmp_path / "a.json").write_text("{}")
     replace = {"MISSING": str(tmp_path / "missing.safetensors"), "CORRUPT": str(_corrupt(tmp_path)),
@@ -91,3 +100,15 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
                              str(tmp_path / "nope.safetensors")], capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "model file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["generate", "a red circle"], ["train", "--dry-run"], ["data", "pack", "."],
+                                     ["export", "--format", "onnx"]])
+def test_out_naming_a_file_is_one_line(tmp_path, capsys, command):
+    existing = tmp_path / "taken.png"
+    existing.write_bytes(b"not a folder")
+    for out in (existing, existing / "below"):
+        assert main([*command, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{existing} is a file, not a folder" in err and len(err.splitlines()) == 1
+    assert existing.read_bytes() == b"not a folder"

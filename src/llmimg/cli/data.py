@@ -18,6 +18,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from llmimg.cli.args import counted
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("data", help="check a dataset, or pack it into tar shards", description=__doc__,
@@ -57,6 +59,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--samples-per-shard must be at least 1")
     shards, report = pack(args.source, args.out, args.samples_per_shard, args.min_size, args.caption_template,
                           args.split)
-    print(f"wrote {report.usable} samples in {len(shards)} shards to {args.out}/" +
+    print(f"wrote {counted(report.usable, 'sample')} in {counted(len(shards), 'shard')} to {args.out}/" +
           (f"; left out or flagged: {report.counts}" if report.problems else ""))
     return 0
