@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 from llmimg.cli.main import main
 
@@ -57,6 +59,18 @@ def _corrupt(tmp_path):
     return path
 
 
+def _pickle(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    return path
+
+
+def _null_config(tmp_path):
+    path = tmp_path / "null.safetensors"
+    save_file({"weight": torch.zeros(2)}, str(path), metadata={"format": "llmimg-generator-v1", "config": "null"})
+    return path
+
+
 @pytest.mark.parametrize("argv, message", [
     (["generate", ""], "empty prompt"),
     (["generate", "   "], "empty prompt"),
@@ -64,6 +78,8 @@ def _corrupt(tmp_path):
     (["generate", "a red circle", "--n", "0"], "at least 1"),
     (["generate", "a red circle", "--model", "MISSING"], "model file not found"),
     (["generate", "a red circle", "--model", "CORRUPT"], "not a readable"),
+    (["generate", "a red circle", "--model", "PICKLE"], "not a .safetensors model file"),
+    (["generate", "a red circle", "--model", "NULL_CONFIG"], "must be a JSON object"),
     (["generate", "--from-file", "MISSING.txt"], "prompt file not found"),
     (["train", "--data", "imagenet-21k", "--dry-run"], "unknown dataset"),
     (["train", "--data", "EMPTY", "--dry-run"], "no images"),
@@ -84,7 +100,8 @@ def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys, monkeypatch
     (tmp_path / "a.json").write_text("{}")
     replace = {"MISSING": str(tmp_path / "missing.safetensors"), "CORRUPT": str(_corrupt(tmp_path)),
                "MISSING.txt": str(tmp_path / "none.txt"), "EMPTY": str(tmp_path / "empty"),
-               "A_FILE": str(tmp_path / "a.json")}
+               "A_FILE": str(tmp_path / "a.json"), "PICKLE": str(_pickle(tmp_path)),
+               "NULL_CONFIG": str(_null_config(tmp_path))}
     out = tmp_path / "out"
     argv = [replace.get(a, a) for a in argv]
     if argv[0] in ("generate", "train"):
