@@ -103,3 +103,25 @@ def test_sigterm_finishes_the_step_writes_a_checkpoint_and_exits_0(tmp_path):
                          eval_n=0, sample_every=1000, resume="auto", device="cpu")
     train(config)
     assert list_checkpoints(tmp_path / "run")[0][0] == last_step + 2
+
+
+class _Evil:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling this would create a folder
+        return os.mkdir, (self.marker,)
+
+
+def test_resume_from_a_hostile_pickle_is_one_line_and_never_unpickled(tmp_path, capsys):
+    from llmimg.cli.main import main
+
+    marker, evil = tmp_path / "unpickled", tmp_path / "evil.pt"
+    torch.save({"step": 1, "payload": _Evil(str(marker))}, evil)
+    assert main(["train", "--out", str(tmp_path / "run"), "--steps", "1", *TINY, "--resume", str(evil)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "never unpickles code" in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "weights_only=False" not in err and not marker.exists()
+    evil.write_bytes(b"PK\x03\x04 a torn zip")
+    assert main(["train", "--out", str(tmp_path / "run"), "--steps", "1", *TINY, "--resume", str(evil)]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1

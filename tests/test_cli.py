@@ -5,7 +5,9 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from PIL import Image
+from safetensors.torch import save_file
 
 from llmimg.cli.main import main
 
@@ -20,6 +22,8 @@ def test_generate_writes_pngs_with_metadata_and_a_grid(tmp_path, tiny_model_path
     with Image.open(out / "001_a-large-red-circle_s6.png") as image:
         assert image.text["prompt"] == "a large red circle" and image.text["seed"] == "6"
     assert "wrote 4 images" in capsys.readouterr().out
+    assert main(["generate", "a red circle", "--n", "1", "--model", str(tiny_model_path), "--out", str(out)]) == 0
+    assert "wrote 1 image to" in capsys.readouterr().out
 
 
 def test_generate_from_file(tmp_path, tiny_model_path):
@@ -55,6 +59,18 @@ def _corrupt(tmp_path):
     return path
 
 
+def _pickle(tmp_path):
+    path = tmp_path / "x.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
+    return path
+
+
+def _null_config(tmp_path):
+    path = tmp_path / "null.safetensors"
+    save_file({"weight": torch.zeros(2)}, str(path), metadata={"format": "llmimg-generator-v1", "config": "null"})
+    return path
+
+
 @pytest.mark.parametrize("argv, message", [
     (["generate", ""], "empty prompt"),
     (["generate", "   "], "empty prompt"),
@@ -62,6 +78,8 @@ def _corrupt(tmp_path):
     (["generate", "a red circle", "--n", "0"], "at least 1"),
     (["generate", "a red circle", "--model", "MISSING"], "model file not found"),
     (["generate", "a red circle", "--model", "CORRUPT"], "not a readable"),
+    (["generate", "a red circle", "--model", "PICKLE"], "not a .safetensors model file"),
+    (["generate", "a red circle", "--model", "NULL_CONFIG"], "must be a JSON object"),
     (["generate", "--from-file", "MISSING.txt"], "prompt file not found"),
     (["train", "--data", "imagenet-21k", "--dry-run"], "unknown dataset"),
     (["train", "--data", "EMPTY", "--dry-run"], "no images"),
@@ -69,13 +87,21 @@ def _corrupt(tmp_path):
     (["eval", "--metrics", "fid,sharpness"], "unknown metric"),
     (["eval", "--data", "EMPTY", "--metrics", "fid"], "no images"),
     (["eval", "--data", "shapes", "--out", "A_FILE", "--metrics", "checker", "--n", "2"], "is a file"),
+    (["generate", "a red circle", "--model", "flowers"], "bundled models: shapes, shapes-vae, fashion, emoji"),
+    (["generate", "a red circle", "--device", "gpu"], "unknown device 'gpu'"),
+    (["train", "--device", "gpu", "--dry-run"], "unknown device 'gpu'"),
+    (["generate", "a red circle", "--device", "cuda"], "no CUDA device"),
+    (["interpolate", "a", "b", "--device", "cuda"], "no CUDA device"),
+    (["train", "--device", "cuda", "--dry-run"], "no CUDA device"),
 ])
-def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys, argv, message):
+def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys, monkeypatch, argv, message):
+    monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # the same answer on a machine with a GPU
     (tmp_path / "empty").mkdir()
     (tmp_path / "a.json").write_text("{}")
     replace = {"MISSING": str(tmp_path / "missing.safetensors"), "CORRUPT": str(_corrupt(tmp_path)),
                "MISSING.txt": str(tmp_path / "none.txt"), "EMPTY": str(tmp_path / "empty"),
-               "A_FILE": str(tmp_path / "a.json")}
+               "A_FILE": str(tmp_path / "a.json"), "PICKLE": str(_pickle(tmp_path)),
+               "NULL_CONFIG": str(_null_config(tmp_path))}
     out = tmp_path / "out"
     argv = [replace.get(a, a) for a in argv]
     if argv[0] in ("generate", "train"):
@@ -91,3 +117,15 @@ def test_console_script_reports_errors_without_traceback(tmp_path):
                              str(tmp_path / "nope.safetensors")], capture_output=True, text=True, check=False)
     assert result.returncode == 2
     assert "model file not found" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["generate", "a red circle"], ["train", "--dry-run"], ["data", "pack", "."],
+                                     ["export", "--format", "onnx"]])
+def test_out_naming_a_file_is_one_line(tmp_path, capsys, command):
+    existing = tmp_path / "taken.png"
+    existing.write_bytes(b"not a folder")
+    for out in (existing, existing / "below"):
+        assert main([*command, "--out", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{existing} is a file, not a folder" in err and len(err.splitlines()) == 1
+    assert existing.read_bytes() == b"not a folder"

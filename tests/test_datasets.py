@@ -1,6 +1,7 @@
 """Datasets: the shapes stream, folder layouts, and unreadable images skipped and counted."""
 
 import json
+import logging
 import random
 
 import numpy as np
@@ -70,3 +71,59 @@ def test_shapes_known_captions_cover_every_item_and_hard_negative_wording():
     for index in range(300):
         caption = dataset[index][1]
         assert caption in known and dataset.contrast_caption(caption, rng) in known
+
+
+def _metadata(folder, entries, name="metadata.jsonl"):
+    folder.mkdir(parents=True, exist_ok=True)
+    if name.endswith(".csv"):
+        header = list(entries[0])
+        lines = [",".join(header)] + [",".join(str(entry[key]) for key in header) for entry in entries]
+        (folder / name).write_text("\n".join(lines) + "\n")
+    else:
+        (folder / name).write_text("\n".join(json.dumps(entry) for entry in entries) + "\n")
+    for entry in entries:
+        if "/" not in entry["file_name"]:
+            _write_image(folder / entry["file_name"])
+
+
+def _captions(data):
+    return sorted(data[i][1] for i in range(len(data)))
+
+
+def test_imagefolder_caption_column_is_text_then_caption(tmp_path):
+    _metadata(tmp_path, [{"file_name": "a.png", "caption": "a red thing"},
+                         {"file_name": "b.png", "text": "a blue thing", "caption": "not this one"}])
+    assert _captions(build_dataset(str(tmp_path), resolution=8)) == ["a blue thing", "a red thing"]
+
+
+def test_imagefolder_metadata_csv(tmp_path):
+    _metadata(tmp_path, [{"file_name": "a.png", "caption": "a red thing"}, {"file_name": "b.png", "caption": "a cat"}],
+              name="metadata.csv")
+    assert _captions(build_dataset(str(tmp_path), resolution=8)) == ["a cat", "a red thing"]
+    (tmp_path / "metadata.jsonl").write_text("{}\n")
+    with pytest.raises(ValueError, match="both metadata.jsonl and metadata.csv"):
+        build_dataset(str(tmp_path))
+
+
+def test_imagefolder_split_layout_captions_from_metadata_not_folder_name(tmp_path):
+    _metadata(tmp_path / "train", [{"file_name": "a.png", "text": "a train image"}])
+    _metadata(tmp_path / "test", [{"file_name": "b.png", "text": "a test image"}])
+    assert _captions(build_dataset(str(tmp_path), resolution=8)) == ["a train image"]
+    assert _captions(build_dataset(str(tmp_path), resolution=8, split="test")) == ["a test image"]
+    with pytest.raises(ValueError, match="no 'validation' split.*found: test, train"):
+        build_dataset(str(tmp_path), split="validation")
+
+
+def test_imagefolder_file_names_outside_the_folder_are_refused(tmp_path, caplog):
+    root = tmp_path / "data"
+    _write_image(tmp_path / "elsewhere" / "x.png")
+    _metadata(root, [{"file_name": "a.png", "text": "inside"},
+                     {"file_name": "../elsewhere/x.png", "text": "outside"},
+                     {"file_name": str(tmp_path / "elsewhere" / "x.png"), "text": "absolute"},
+                     {"file_name": "sub/../../elsewhere/x.png", "text": "sneaky"}])
+    with caplog.at_level(logging.WARNING):
+        data = build_dataset(str(root), resolution=8)
+    assert [caption for _, caption in data.items] == ["inside"]
+    warnings = [r.getMessage() for r in caplog.records if "left out 3 entries" in r.getMessage()]
+    assert len(warnings) == 1 and "outside the dataset folder" in warnings[0] and "\n" not in warnings[0]
+

@@ -111,3 +111,46 @@ def test_training_on_a_dirty_folder_and_its_shards_skips_counts_and_logs_once(di
     main(["data", "pack", str(dirty_folder), "--out", str(shards)])
     train(TrainConfig(**{**config.__dict__, "data": str(shards), "out": str(tmp_path / "run2")}))
     assert (tmp_path / "run2" / "model.safetensors").is_file()
+
+
+def test_data_check_agrees_with_training_on_imagefolder_layouts(tmp_path, capsys):
+    root = tmp_path / "hf"
+    (root / "train").mkdir(parents=True)
+    (root / "train" / "a.png").write_bytes(_png((10, 20, 30)))
+    (root / "train" / "b.png").write_bytes(_png((30, 20, 10)))
+    (tmp_path / "secret.png").write_bytes(_png((0, 0, 0)))
+    (root / "train" / "metadata.csv").write_text(
+        "file_name,caption\na.png,a dark square\nb.png,a brown square\n../../secret.png,not mine\n")
+    from llmimg.data.check import check
+
+    report = check(str(root), progress=False)
+    assert report.samples == 2 and report.usable == 2  # the escaping line is reported, never read as a sample
+    assert [(p.name, p.kind) for p in report.problems] == [("metadata.csv:4", "bad-metadata")]
+    assert len(build_dataset(str(root), resolution=8)) == report.usable
+    assert main(["data", "check", str(root)]) == 1 and "2 samples, 2 usable" in capsys.readouterr().out
+
+
+def test_data_check_counts_good_lines_beside_malformed_ones(tmp_path):
+    root = tmp_path / "meta"
+    root.mkdir()
+    (root / "a.png").write_bytes(_png((10, 20, 30)))
+    (root / "metadata.jsonl").write_text('{"file_name": "a.png", "text": "a dark square"}\nnot json\n[1, 2]\n')
+    from llmimg.data.check import check
+
+    report = check(str(root), progress=False)
+    assert report.samples == 1 and report.usable == 1
+    assert sorted(p.name for p in report.problems) == ["metadata.jsonl:2", "metadata.jsonl:3"]
+    assert len(build_dataset(str(root), resolution=8)) == 1  # training leaves the same lines out
+
+
+def test_data_check_fails_on_an_empty_or_unusable_folder(tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["data", "check", str(empty)]) == 1
+    assert "no usable samples" in capsys.readouterr().err
+    uncaptioned = tmp_path / "uncaptioned"
+    uncaptioned.mkdir()
+    (uncaptioned / "a.png").write_bytes(_png((10, 20, 30)))
+    (uncaptioned / "metadata.jsonl").write_text('{"file_name": "a.png", "text": ""}\n')
+    assert main(["data", "check", str(uncaptioned)]) == 1
+    assert "no usable samples" in capsys.readouterr().err

@@ -1,7 +1,11 @@
 """The networks: shapes and ranges, configs, and the exported file round trip."""
 
+import json
+import os
+
 import pytest
 import torch
+from safetensors.torch import save_file
 
 from llmimg.models.config import ModelConfig
 from llmimg.models.registry import build_critic, build_generator, preset
@@ -127,3 +131,63 @@ def test_position_feature_presets_build_and_carry_the_flag():
     images = generator(torch.randn(2, config.noise_dim), tokens, mask, pooled)
     assert images.shape == (2, 3, 32, 32) and critic(images, tokens, mask, pooled).shape == (2,)
     assert ModelConfig.from_json(config.to_json()) == config
+
+
+def _hostile(tmp_path, config_text=None, scale=1.0):
+    """The tiny generator's file with its config metadata replaced by `config_text`, its weights times `scale`."""
+    config = preset("gan-tiny")
+    tensors = {k: v.detach().float().contiguous() * scale for k, v in build_generator(config).state_dict().items()}
+    metadata = {"format": "llmimg-generator-v1", "config": config.to_json() if config_text is None else config_text}
+    path = tmp_path / "hostile.safetensors"
+    save_file(tensors, str(path), metadata=metadata)
+    return path
+
+
+def _config_with(**changes) -> str:
+    return json.dumps({**json.loads(preset("gan-tiny").to_json()), **changes})
+
+
+@pytest.mark.parametrize("config_text, message", [
+    ("null", "must be a JSON object"),
+    ("[1, 2]", "must be a JSON object"),
+    ("{not json", "invalid model config"),
+    (_config_with(channels="16"), "channels must be an int, got '16'"),
+    (_config_with(channels=True), "channels must be an int"),
+    (_config_with(attention_resolutions=8), "attention_resolutions must be a list of integers, got 8"),
+    (_config_with(attention_heads=2.5), "attention_heads must be an int"),
+    (_config_with(family=None), "family must be a str"),
+    (_config_with(channels=10**6), "channels must be from 1 to"),
+    (_config_with(max_channels=0), "max_channels must be from 1 to"),
+    (_config_with(noise_dim=-1), "noise_dim must be from 1 to"),
+    (_config_with(attention_resolutions=[8, 10**9]), "attention_resolutions must be feature sides"),
+])
+def test_hostile_configs_are_refused_in_one_line_before_building(tmp_path, monkeypatch, config_text, message):
+    path = _hostile(tmp_path, config_text)
+    monkeypatch.setattr("llmimg.pipeline.export.build_generator", lambda config: pytest.fail("built a generator"))
+    with pytest.raises(ModelFileError, match=message) as error:
+        load_model(path)
+    assert len(str(error.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused(tmp_path, value):
+    with pytest.raises(ModelFileError, match="NaN or infinite weights"):
+        load_model(_hostile(tmp_path, scale=value))
+
+
+def test_a_pickle_is_named_as_one_not_unpickled(tmp_path):
+    marker = tmp_path / "unpickled"
+    for name in ("model.pt", "model.safetensors"):
+        path = tmp_path / name
+        torch.save(_Evil(str(marker)), path)
+        with pytest.raises(ModelFileError, match="is a pickle .*not a .safetensors model file"):
+            load_model(path)
+    assert not marker.exists()
+
+
+class _Evil:
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):  # unpickling this would create a folder
+        return os.mkdir, (self.marker,)

@@ -19,7 +19,7 @@ from llmimg.benchmark.config import BenchConfig
 from llmimg.benchmark.measure import LoadMeter, flops_per_image, matmul_ceiling, onnxruntime_matmul_ceiling
 from llmimg.benchmark.report import markdown_report
 from llmimg.benchmark.speed import generator_inputs, measure_backends
-from llmimg.pipeline.generate import Pipeline
+from llmimg.pipeline.generate import Pipeline, pick_device
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def machine() -> dict:
 def run_bench(config: BenchConfig, argv: list[str] | None = None) -> dict:
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    device = torch.device(config.device)
+    device = pick_device(config.device)
     started = time.strftime("%Y-%m-%d %H:%M:%S %Z")
     with LoadMeter() as load:
         log.info("measuring the machine's ceiling (2048 x 2048 matrix products)")

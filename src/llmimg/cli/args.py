@@ -1,4 +1,5 @@
-"""Command-line flags built from the typed config dataclasses, with each field's comment as its help."""
+"""Command-line flags built from the typed config dataclasses, with each field's comment as its help; and the few
+words every command prints the same way."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import inspect
 import re
 import types
 import typing
+from pathlib import Path
 
 
 def _field_comments(cls: type) -> dict[str, str]:
@@ -56,3 +58,16 @@ def explicit_fields(cls: type, argv: list[str], skip: tuple[str, ...] = ()) -> d
     parser = argparse.ArgumentParser(add_help=False)
     add_dataclass_arguments(parser, cls, skip, defaults=False)
     return vars(parser.parse_known_args(argv)[0])
+
+
+def counted(count: int, noun: str) -> str:
+    """`1 image`, `4 images`: a count with its noun in the right number."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def check_out_folder(out: str | Path) -> None:
+    """A one-line ValueError when the output folder `out`, or a folder above it, is an existing file."""
+    path = Path(out)
+    for part in (path, *path.parents):
+        if part.exists() and not part.is_dir():
+            raise ValueError(f"--out {out}: {part} is a file, not a folder")

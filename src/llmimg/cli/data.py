@@ -1,8 +1,11 @@
 """llmimg data check my_images/ --json report.json
 
 Look after a training set. `check` reads every image of a folder or of tar shards and lists the unreadable,
-truncated, tiny and oddly-moded ones and the samples without a caption or an image (exit code 1 when it lists
-any). `pack` writes the samples that training would read into tar shards (WebDataset layout: key.png + key.txt),
+truncated, tiny and oddly-moded ones, the samples without a caption or an image and the metadata lines training
+leaves out (exit code 1 when it lists any, or when no sample is usable). Folders are read as training reads them:
+class folders, or Hugging Face imagefolder metadata (metadata.jsonl or metadata.csv with file_name and a `text`
+or `caption` column), at the top or in split sub-folders (train/metadata.jsonl; --split picks one).
+`pack` writes the samples that training would read into tar shards (WebDataset layout: key.png + key.txt),
 for datasets too large for a folder listing:
 
     llmimg data pack my_images/ --out shards/ --samples-per-shard 1000
@@ -12,7 +15,10 @@ for datasets too large for a folder listing:
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+
+from llmimg.cli.args import counted
 
 
 def add_parser(commands) -> None:
@@ -28,6 +34,8 @@ def add_parser(commands) -> None:
     pack.add_argument("--out", type=Path, required=True, help="folder for shard-000000.tar, ...")
     pack.add_argument("--samples-per-shard", type=int, default=1000, help="samples per tar file (default: 1000)")
     for sub in (check, pack):
+        sub.add_argument("--split", default="train",
+                         help="in the split layout (train/metadata.jsonl, test/...), the split read (default: train)")
         sub.add_argument("--min-size", type=int, default=16, help="smaller images count as tiny (default: 16 px)")
         sub.add_argument("--caption-template", default="a photo of a {class}",
                          help="captions of a class-folder dataset, as in train (default: %(default)s)")
@@ -38,14 +46,19 @@ def run(args: argparse.Namespace) -> int:
     from llmimg.data.check import check, pack
 
     if args.action == "check":
-        report = check(args.source, args.min_size, template=args.caption_template)
+        report = check(args.source, args.min_size, template=args.caption_template, split=args.split)
         print(report.table(args.show))
         if args.json is not None:
             args.json.write_text(report.to_json() + "\n", encoding="utf-8")
+        if report.usable == 0:
+            print(f"llmimg data: error: no usable samples in {args.source}: training would find no images",
+                  file=sys.stderr)
+            return 1
         return 1 if report.problems else 0
     if args.samples_per_shard < 1:
         raise ValueError("--samples-per-shard must be at least 1")
-    shards, report = pack(args.source, args.out, args.samples_per_shard, args.min_size, args.caption_template)
-    print(f"wrote {report.usable} samples in {len(shards)} shards to {args.out}/" +
+    shards, report = pack(args.source, args.out, args.samples_per_shard, args.min_size, args.caption_template,
+                          args.split)
+    print(f"wrote {counted(report.usable, 'sample')} in {counted(len(shards), 'shard')} to {args.out}/" +
           (f"; left out or flagged: {report.counts}" if report.problems else ""))
     return 0

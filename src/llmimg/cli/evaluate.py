@@ -27,7 +27,7 @@ def add_parser(commands) -> None:
                              "compare models (default: shapes)")
     add_dataclass_arguments(parser, EvalConfig)
     parser.add_argument("--text-encoder", default=None, help="a local Hugging Face encoder folder (default: MiniLM)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
     parser.add_argument("--out", type=Path, default=None, help="folder for report.json, report.md and figures")
     parser.set_defaults(run=run)
 

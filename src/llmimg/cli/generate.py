@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from llmimg.cli.args import add_dataclass_arguments
+from llmimg.cli.args import add_dataclass_arguments, counted
 
 
 def add_parser(commands) -> None:
@@ -36,7 +36,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
                         help="a .safetensors model, or a bundled one: shapes (default), shapes-vae, fashion, emoji")
     parser.add_argument("--text-encoder", default=None, help="a local Hugging Face encoder folder (default: MiniLM)")
-    parser.add_argument("--device", default="auto", help="cpu, cuda or auto (default: auto)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
 
 
 def read_prompts(args: argparse.Namespace) -> list[str]:
@@ -80,8 +80,7 @@ def run(args: argparse.Namespace) -> None:
             names = [file_stem(index, prompt, seed) for index, (prompt, seed) in enumerate(zip(*request.expanded))]
             images = read_pngs([args.out / f"{name}.png" for name in names])
         save_grid(images, request.prompts, request.n, args.out / "grid.png")
-    count = request.n * len(request.prompts)
-    print(f"wrote {count} images to {args.out}/" + (f" (overview: {args.out / 'grid.png'})" if args.grid else ""))
+    print(f"wrote {counted(request.n * len(request.prompts), 'image')} to {args.out}/" + (f" (overview: {args.out / 'grid.png'})" if args.grid else ""))
 
 
 def read_pngs(paths: list[Path]):

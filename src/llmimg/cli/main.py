@@ -20,6 +20,7 @@ import sys
 
 from llmimg import __version__
 from llmimg.cli import bench, data, evaluate, explain, export, generate, interpolate, prompts, serve, train
+from llmimg.cli.args import check_out_folder
 
 COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, data, export, bench, serve)
 
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     from llmimg.pipeline.export import ModelFileError
 
     try:
+        if args.command != "prompts" and getattr(args, "out", None) is not None:  # prompts --out is a file
+            check_out_folder(args.out)
         code = args.run(args)
     except (ValueError, ModelFileError, FileNotFoundError) as error:
         if args.verbose:

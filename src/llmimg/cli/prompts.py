@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from llmimg.cli.args import counted
+
 
 def add_parser(commands) -> None:
     parser = commands.add_parser("prompts", help="build prompts from keywords", description=__doc__,
@@ -41,4 +43,4 @@ def run(args: argparse.Namespace) -> None:
         print(text, end="")
     else:
         args.out.write_text(text, encoding="utf-8")
-        print(f"wrote {len(prompts)} prompts to {args.out}")
+        print(f"wrote {counted(len(prompts), 'prompt')} to {args.out}")

@@ -1,9 +1,10 @@
 """Find what would be skipped or look wrong in a training set, before training: `llmimg data check DIR`.
 
-Reads every sample of a folder (metadata.jsonl or class folders) or of tar shards and reports images that can't
-be decoded (unreadable), end early (truncated), are smaller than the model sees (tiny), have an unusual mode
-(e.g. CMYK, 16-bit or 1-bit), and samples without a caption or without an image. `iter_samples` is also what
-`llmimg data pack` reads.
+Reads every sample of a folder (metadata.jsonl or .csv, or class folders; data/imagefolder.py) or of tar shards
+and reports images that can't be decoded (unreadable), end early (truncated), are smaller than the model sees
+(tiny), have an unusual mode (e.g. CMYK, 16-bit or 1-bit), samples without a caption or without an image, and
+metadata lines that training leaves out (bad-metadata: malformed, or naming a file outside the folder).
+`iter_samples` is also what `llmimg data pack` reads.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from llmimg.data.datasets import DEFAULT_TEMPLATE, IMAGE_SUFFIXES, class_caption, metadata_records
+from llmimg.data.datasets import DEFAULT_TEMPLATE, IMAGE_SUFFIXES, class_caption
+from llmimg.data.imagefolder import metadata_root, read_metadata
 from llmimg.data.shards import expand_shards, is_shard_spec, scan_shard
 
 USUAL_MODES = {"RGB", "RGBA", "L", "LA", "P"}  # what training converts without surprises
 SKIPPED = ("unreadable", "truncated", "missing-caption", "missing-image")  # kinds that training leaves out
-KINDS = SKIPPED + ("tiny", "mode", "not-an-image")
+KINDS = SKIPPED + ("tiny", "mode", "not-an-image", "bad-metadata")  # the last two are no sample
 
 
 @dataclass
@@ -98,7 +100,8 @@ def _file_reader(path: Path) -> Callable[[], bytes]:
     return path.read_bytes
 
 
-def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEMPLATE) -> Iterator[Sample]:
+def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEMPLATE, split: str = "train"
+                 ) -> Iterator[Sample]:
     """Every sample of a folder or of shards, in the order training lists them; files that are no sample at all
     (a stray non-image in a class folder) go straight to `problems`."""
     if is_shard_spec(spec):
@@ -115,8 +118,9 @@ def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEM
     root = Path(spec)
     if not root.is_dir():
         raise ValueError(f"{spec} is neither a folder nor tar shards")
-    if (root / "metadata.jsonl").is_file():
-        yield from _metadata_samples(root, problems)
+    folder = metadata_root(root, split)
+    if folder is not None:
+        yield from _metadata_samples(folder, problems)
         return
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(p for p in class_dir.rglob("*") if p.is_file()):
@@ -126,45 +130,44 @@ def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEM
                 problems.append(Problem(str(path), "not-an-image", f"suffix {path.suffix or '(none)'} is not read"))
 
 
-def _metadata_samples(root: Path, problems: list[Problem]) -> Iterator[Sample]:
+def _metadata_samples(folder: Path, problems: list[Problem]) -> Iterator[Sample]:
+    metadata = read_metadata(folder)
+    for number, why in metadata.rejected:  # no sample: a line training leaves out, reported
+        problems.append(Problem(f"{metadata.file.name}:{number}", "bad-metadata", why))
     listed = set()
-    for number, record in metadata_records(root):
-        if record is None:
-            problems.append(Problem(f"metadata.jsonl:{number}", "unreadable", "not a {file_name, text} object"))
-            continue
-        path = root / record["file_name"]
+    for path, caption in metadata.items:
         listed.add(path.resolve())
-        caption = str(record.get("text") or "").strip() or None
         yield Sample(str(path), caption, _file_reader(path) if path.is_file() else None)
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
-        if path.resolve() not in listed:  # an image metadata.jsonl does not mention has no caption
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES):
+        if path.resolve() not in listed:  # an image the metadata does not mention has no caption
             yield Sample(str(path), None, _file_reader(path))
 
 
-def check(spec: str, min_size: int = 16, progress: bool = True, template: str = DEFAULT_TEMPLATE) -> CheckReport:
-    """Inspect every sample of a folder or of tar shards."""
+def check(spec: str, min_size: int = 16, progress: bool = True, template: str = DEFAULT_TEMPLATE,
+          split: str = "train") -> CheckReport:
+    """Inspect every sample of a folder (its `split` in the split layout) or of tar shards."""
     report = CheckReport(spec, 0)
-    for _ in _inspected(spec, min_size, report, progress, template):
+    for _ in _inspected(spec, min_size, report, progress, template, split):
         pass
     return report
 
 
-def pack(spec: str, out: Path, per_shard: int = 1000, min_size: int = 16, template: str = DEFAULT_TEMPLATE
-         ) -> tuple[list[Path], CheckReport]:
+def pack(spec: str, out: Path, per_shard: int = 1000, min_size: int = 16, template: str = DEFAULT_TEMPLATE,
+         split: str = "train") -> tuple[list[Path], CheckReport]:
     """Write the samples of a folder (or shards) that training would read into tar shards; the report says what
     was left out (and what was kept with a warning: tiny images, unusual modes)."""
     from llmimg.data.shards import write_shards
 
     report = CheckReport(spec, 0)
-    kept = ((sample.name, data, sample.caption) for sample, data in _inspected(spec, min_size, report, True, template)
-            if data is not None)
+    inspected = _inspected(spec, min_size, report, True, template, split)
+    kept = ((sample.name, data, sample.caption) for sample, data in inspected if data is not None)
     return write_shards(kept, out, per_shard), report
 
 
-def _inspected(spec: str, min_size: int, report: CheckReport, progress: bool, template: str
+def _inspected(spec: str, min_size: int, report: CheckReport, progress: bool, template: str, split: str
                ) -> Iterator[tuple[Sample, bytes | None]]:
     """Each sample with its image bytes (None when training would skip it), its problem added to `report`."""
-    samples = iter_samples(spec, report.problems, template)
+    samples = iter_samples(spec, report.problems, template, split)
     for sample in tqdm(samples, desc="read", disable=not progress, dynamic_ncols=True):
         report.samples += 1
         data = sample.read() if sample.read is not None else None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 import logging
 import random
 import zlib
@@ -22,6 +21,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
 from llmimg.data import shapes, wording
+from llmimg.data.imagefolder import metadata_root, read_metadata
 from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
@@ -171,36 +171,24 @@ def image_folder(root: Path, resolution: int, template: str = DEFAULT_TEMPLATE) 
     return CaptionedFolder(items, resolution, str(root))
 
 
-def metadata_records(root: Path):
-    """(line number, record) for each non-empty line of root/metadata.jsonl; record is None where the line is not
-    a {"file_name", "text"} object (training refuses such a file, `llmimg data check` reports the line)."""
-    with open(root / "metadata.jsonl", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-                ok = isinstance(record, dict) and isinstance(record.get("file_name"), str)
-            except json.JSONDecodeError:
-                ok = False
-            yield number, (record if ok else None)
-
-
-def metadata_folder(root: Path, resolution: int) -> CaptionedFolder:
-    """Hugging Face imagefolder layout: root/metadata.jsonl with one {"file_name", "text"} object per line."""
-    items = []
-    for number, record in metadata_records(root):
-        if record is None or "text" not in record:
-            raise ValueError(f"{root / 'metadata.jsonl'} line {number}: expected "
-                             '{"file_name": ..., "text": ...}')
-        items.append((root / record["file_name"], str(record["text"])))
-    return CaptionedFolder(items, resolution, str(root))
+def metadata_folder(folder: Path, resolution: int) -> CaptionedFolder:
+    """Hugging Face imagefolder layout: folder/metadata.jsonl or .csv (data/imagefolder.py). Entries that are
+    malformed, name a file outside the folder or have no caption are left out, counted in one warning, as
+    `llmimg data check` reports them."""
+    metadata = read_metadata(folder)
+    items = [(path, caption) for path, caption in metadata.items if caption is not None]
+    left_out = [f"line {number}: {why}" for number, why in metadata.rejected]
+    left_out += [f"{path.name}: no caption" for path, caption in metadata.items if caption is None]
+    if left_out:
+        log.warning("%s: left out %d entries (%s%s)", metadata.file, len(left_out), left_out[0],
+                    ", ..." if len(left_out) > 1 else "")
+    return CaptionedFolder(items, resolution, str(folder))
 
 
 def build_dataset(name: str, resolution: int = 64, split: str = "train", length: int = 100_000, seed: int = 0,
                   template: str = DEFAULT_TEMPLATE, caption_variants: int = 0) -> Dataset:
-    """A built-in dataset by name (`shapes`, `fashion`, `emoji`), tar shards, or a folder (metadata.jsonl, else
-    class folders). `caption_variants`: paraphrased wordings of `shapes` captions (see ShapesDataset)."""
+    """A built-in dataset by name (`shapes`, `fashion`, `emoji`), tar shards, or a folder (metadata.jsonl or .csv,
+    at its top or in its `split` sub-folder; else class folders). `caption_variants`: paraphrased wordings of `shapes` captions (see ShapesDataset)."""
     if name == "shapes":
         return ShapesDataset(split, length, seed, resolution, caption_variants)
     if caption_variants:
@@ -220,8 +208,9 @@ def build_dataset(name: str, resolution: int = 64, split: str = "train", length:
     root = Path(name)
     if not root.is_dir():
         raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN)} or a folder of images")
-    if (root / "metadata.jsonl").is_file():
-        return metadata_folder(root, resolution)
+    folder = metadata_root(root, split)
+    if folder is not None:
+        return metadata_folder(folder, resolution)
     return image_folder(root, resolution, template)
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import json
+import typing
 from dataclasses import asdict, dataclass, fields
 
 
 @dataclass(frozen=True)
 class ModelConfig:
+    """Every field is checked on construction: its declared type and, for sizes, its range (SIZES)."""
+
     family: str = "gan"  # generator family in llmimg.models.registry ("gan", "vae")
     resolution: int = 64  # output side in pixels: a power of two from 32 to 256
     noise_dim: int = 64  # size of the latent noise vector z
@@ -24,6 +28,7 @@ class ModelConfig:
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
     def __post_init__(self):
+        self._check_types_and_sizes()
         side = self.resolution
         if side < 32 or side > 256 or side & (side - 1):
             raise ValueError(f"resolution must be a power of two from 32 to 256, got {side}")
@@ -33,6 +38,25 @@ class ModelConfig:
             raise ValueError(f"rgb_shuffle must be 1, 2 or 4 and leave features of at least 16 x 16, "
                              f"got {self.rgb_shuffle}")
         object.__setattr__(self, "attention_resolutions", tuple(self.attention_resolutions))
+
+    def _check_types_and_sizes(self) -> None:
+        """Every field of its declared type, every size in SIZES: a config read from a file is checked here, before
+        anything is allocated (a `channels` of 10**6 would ask for terabytes)."""
+        for name, kind in _field_types().items():
+            value = getattr(self, name)
+            if kind is tuple:
+                ok = isinstance(value, (tuple, list)) and all(_is_int(side) for side in value)
+            else:
+                ok = _is_int(value) if kind is int else isinstance(value, kind)
+            if not ok:
+                wanted = "a list of integers" if kind is tuple else f"{'an' if kind is int else 'a'} {kind.__name__}"
+                raise ValueError(f"model config {name} must be {wanted}, got {value!r}")
+        for name, (low, high) in SIZES.items():
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"model config {name} must be from {low} to {high}, got {getattr(self, name)}")
+        if any(not 4 <= side <= 256 for side in self.attention_resolutions):
+            raise ValueError(f"model config attention_resolutions must be feature sides from 4 to 256, "
+                             f"got {list(self.attention_resolutions)}")
 
     def channels_at(self, side: int) -> int:
         """Feature channels at a feature map of `side` x `side`."""
@@ -49,8 +73,24 @@ class ModelConfig:
     @classmethod
     def from_json(cls, text: str) -> ModelConfig:
         data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"model config must be a JSON object, got {text[:40]!r}")
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"model config has unknown fields {sorted(unknown)}: made by a newer llmimg?")
         return cls(**data)
+
+
+@functools.cache
+def _field_types() -> dict[str, type]:
+    """name -> the class its annotation names (`tuple[int, ...]` -> tuple)."""
+    return {name: typing.get_origin(hint) or hint for name, hint in typing.get_type_hints(ModelConfig).items()}
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no channel count
+
+
+SIZES = {"noise_dim": (1, 1024), "text_dim": (1, 4096), "cond_dim": (1, 2048), "channels": (1, 1024),
+         "max_channels": (1, 2048), "attention_heads": (1, 64)}  # generous bounds: no sane model is near them

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from safetensors import SafetensorError
+import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -63,21 +64,43 @@ def read_metadata(path: str | Path) -> dict[str, str]:
 
 
 def load_model(path: str | Path) -> LoadedModel:
-    """Load an exported generator strictly; every failure is a ModelFileError with a one-line reason."""
+    """Load an exported generator strictly; every failure is a ModelFileError with a one-line reason. The config is
+    checked (ModelConfig: types and sizes) before anything is built, and non-finite weights are refused."""
     path = Path(path)
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     try:
         metadata = read_metadata(path)
-        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
+        if _looks_pickled(path):
+            raise ModelFileError(f"{path} is a pickle (e.g. a torch.save checkpoint), not a .safetensors model file: "
+                                 "llmimg never unpickles models") from None
         raise ModelFileError(f"{path} is not a readable .safetensors file ({error})") from None
     if metadata.get("format") != FORMAT:
         raise ModelFileError(f"{path} is not an llmimg generator (metadata format {metadata.get('format')!r})")
     try:
         config = ModelConfig.from_json(metadata["config"])
+    except (KeyError, ValueError, TypeError) as error:
+        raise ModelFileError(f"{path} has an invalid model config: {error}") from None
+    try:
+        tensors = load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ModelFileError(f"{path} is not a readable .safetensors file ({error})") from None
+    non_finite = [name for name, tensor in tensors.items() if tensor.is_floating_point() and
+                  not torch.isfinite(tensor).all()]
+    if non_finite:
+        raise ModelFileError(f"{path} has NaN or infinite weights ({non_finite[0]}"
+                             f"{f' and {len(non_finite) - 1} more' if len(non_finite) > 1 else ''})")
+    try:
         generator = build_generator(config)
         generator.load_state_dict(tensors, strict=True)
-    except (KeyError, ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError) as error:
         raise ModelFileError(f"{path} does not match its own config: {str(error).splitlines()[0]}") from None
     return LoadedModel(generator.eval(), config, path.stem, file_sha256(path))
+
+
+def _looks_pickled(path: Path) -> bool:
+    """torch.save writes a zip (PK..) or, in its legacy format, a pickle (protocol 2+ opens with 0x80)."""
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    return head.startswith((b"PK\x03\x04", b"\x80")) or path.suffix in (".pt", ".pth", ".ckpt", ".pkl")

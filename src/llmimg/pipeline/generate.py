@@ -18,7 +18,7 @@ from torch import nn
 
 from llmimg.models.config import ModelConfig
 from llmimg.pipeline import pixels
-from llmimg.pipeline.export import LoadedModel, load_model
+from llmimg.pipeline.export import LoadedModel, ModelFileError, load_model
 from llmimg.text.encoder import TextEmbeddings, TextEncoder
 from llmimg.text.prompt import normalise_prompt
 
@@ -114,13 +114,29 @@ def resolve_model_path(model: str | Path | None) -> Path:
     model = DEFAULT_MODEL if model is None else model
     if str(model) in BUNDLED:
         return Path(str(resources.files("llmimg") / "weights" / BUNDLED[str(model)]))
+    if not Path(model).exists():
+        raise ModelFileError(f"model file not found: {model} (bundled models: "
+                             f"{', '.join(name for name in BUNDLED if name != 'shapes64')})")
     return Path(model)
 
 
 def pick_device(device: str = "auto") -> torch.device:
+    """`auto` (CUDA when this machine has it, else CPU), `cpu`, `cuda` or `cuda:N`; a one-line ValueError for any
+    other name and for a CUDA device this machine lacks, before anything is loaded."""
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+    try:
+        target = torch.device(device)
+    except RuntimeError:
+        target = None
+    if target is None or target.type not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu, cuda or cuda:N")
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: this machine has no CUDA device that torch can use; "
+                         "use --device cpu (or auto)")
+    if target.type == "cuda" and (target.index or 0) >= torch.cuda.device_count():
+        raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    return target
 
 
 @dataclass
@@ -147,6 +163,7 @@ class Pipeline:
         from llmimg.pipeline.backends import check_backend, prepare_backend
 
         check_backend(backend)
+        target = pick_device(device)
         loaded = load_model(resolve_model_path(model))
         encoder = text_encoder if isinstance(text_encoder, TextEncoder) else TextEncoder.load(text_encoder)
         if encoder.dim != loaded.config.text_dim:
@@ -155,7 +172,6 @@ class Pipeline:
         if encoder.name != loaded.config.text_encoder:
             log.warning("model %s was trained with text encoder %s, not %s: expect weaker alignment",
                         loaded.name, loaded.config.text_encoder, encoder.name)
-        target = pick_device(device)
         loaded.generator.to(target)
         runner, encoder = prepare_backend(loaded, encoder, backend, target)
         return cls(loaded, encoder, target, backend, runner)

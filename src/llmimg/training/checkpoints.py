@@ -63,7 +63,16 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:
-    state = torch.load(path, map_location=device, weights_only=True)
+    """The state dict of a checkpoint file; a one-line ValueError for anything else (damaged, or holding pickled
+    objects beyond tensors and state dicts, which are refused unread: llmimg never unpickles code)."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except pickle.UnpicklingError:  # torch's own text suggests the unsafe way round; this one does not
+        raise ValueError(f"{path} is not a training checkpoint llmimg will load: it is damaged, or holds pickled "
+                         "Python objects beyond tensors and state dicts (llmimg never unpickles code)") from None
+    except (RuntimeError, EOFError, OSError) as error:
+        raise ValueError(f"{path} is not a readable training checkpoint ({str(error).splitlines()[0][:200]})"
+                         ) from None
     if not isinstance(state, dict) or "step" not in state:
         raise ValueError(f"{path} is not a training checkpoint")
     return state
