@@ -93,6 +93,10 @@ def _null_config(tmp_path):
     (["generate", "a red circle", "--device", "cuda"], "no CUDA device"),
     (["interpolate", "a", "b", "--device", "cuda"], "no CUDA device"),
     (["train", "--device", "cuda", "--dry-run"], "no CUDA device"),
+    (["generate", "a red circle", "--seed", "-5"], "seed must be in 0 .. 4294967295"),
+    (["generate", "a red circle", "--seed", str(2**64)], "seed must be in 0 .. 4294967295"),
+    (["interpolate", "a", "b", "--seed", str(2**32)], "--seed must be in 0 .. 4294967295"),
+    (["explain", "a red circle", "--seed", "-1"], "--seed must be in 0 .. 4294967295"),
 ])
 def test_bad_input_is_one_line_and_nothing_written(tmp_path, capsys, monkeypatch, argv, message):
     monkeypatch.setattr("torch.cuda.is_available", lambda: False)  # the same answer on a machine with a GPU

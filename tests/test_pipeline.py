@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from llmimg import Pipeline
-from llmimg.pipeline.generate import GenerationRequest
+from llmimg.pipeline.generate import MAX_SEED, GenerationRequest
 from llmimg.pipeline.png import image_metadata, save_png
 
 PROMPTS = ["a large red circle", "a small blue square to the left of a large yellow triangle", "a cyan square"]
@@ -51,10 +51,17 @@ def test_emoji_model_carries_the_twemoji_attribution():
     ({"prompts": []}, "no prompt"),
     ({"prompts": ["   "]}, "empty prompt"),
     ({"prompts": ["a red circle"], "n": 0}, "at least 1"),
+    ({"prompts": ["a red circle"], "seed": -1}, "seed must be in 0 .. 4294967295"),
+    ({"prompts": ["a red circle"], "seed": MAX_SEED + 1}, "seed must be in 0 .. 4294967295"),
 ])
 def test_bad_requests(kwargs, message):
     with pytest.raises(ValueError, match=message):
         GenerationRequest(**kwargs)
+
+
+def test_seeds_wrap_and_stay_in_range():
+    prompts, seeds = GenerationRequest(["a", "b"], n=2, seed=MAX_SEED - 1).expanded
+    assert seeds == [MAX_SEED - 1, MAX_SEED, 0, 1] and prompts == ["a", "a", "b", "b"]
 
 
 def test_png_metadata_round_trip(tmp_path):

@@ -28,12 +28,15 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from llmimg.pipeline.generate import Pipeline
+    from llmimg.pipeline.generate import Pipeline, check_seed
     from llmimg.pipeline.interpolate import save_gif, save_strip
 
     for prompt in (args.prompt_a, args.prompt_b):
         if not prompt.strip():
             raise ValueError("empty prompt: describe the image in words")
+    check_seed(args.seed, "--seed")
+    if args.seed_b is not None:
+        check_seed(args.seed_b, "--seed-b")
     if args.steps < 2:
         raise ValueError(f"--steps must be at least 2, got {args.steps}")
     pipe = Pipeline.load(args.model, args.text_encoder, args.device)

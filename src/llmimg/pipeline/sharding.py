@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 import torch
 
 from llmimg.distributed import World, barrier, close_world, init_world, local_device, shard_bounds
-from llmimg.pipeline.generate import GenerationRequest, pick_device
+from llmimg.pipeline.generate import GenerationRequest, next_seed, pick_device
 
 
 @dataclass
@@ -40,5 +40,5 @@ def shard_request(request: GenerationRequest, device: str = "auto"
     start, stop = shard_bounds(len(request.prompts), world)
     if start == stop:
         return GenerationWorld(world, target), None, 0
-    mine = replace(request, prompts=request.prompts[start:stop], seed=request.seed + start * request.n)
+    mine = replace(request, prompts=request.prompts[start:stop], seed=next_seed(request.seed, start * request.n))
     return GenerationWorld(world, target), mine, start * request.n
