@@ -9,6 +9,7 @@ import asyncio
 import base64
 import io
 import json
+import re
 import socket
 import subprocess
 import sys
@@ -19,9 +20,10 @@ import httpx
 import numpy as np
 import openai
 import pytest
+import webuiapi
 from PIL import Image
 
-from llmimg.pipeline.generate import Pipeline
+from llmimg.pipeline.generate import MAX_SEED, Pipeline
 from llmimg.serve.app import create_app
 from llmimg.serve.background import running
 from llmimg.serve.batcher import Batcher, QueueFull
@@ -37,7 +39,7 @@ def pipeline(tiny_model_path, text_encoder):
 def server(pipeline):
     # a long batching window, so that a burst of requests reliably shares forward passes
     config = ServerConfig(max_wait_ms=30, max_images=8, max_prompt_chars=200, max_body_bytes=4096)
-    app = create_app(pipeline, config)
+    app = create_app(pipeline, config, aliases=("tiny-by-name",))  # as `llmimg serve --model tiny-by-name` would
     with running(app) as url:
         yield url, app
 
@@ -67,8 +69,63 @@ def test_openai_client_against_live_server(server):
     assert httpx.get(f"{url}/generate", params={"prompt": "a large red circle", "seed": 8}).content == images[1]
     with pytest.raises(openai.BadRequestError, match="b64_json"):
         client.images.generate(prompt="a large red circle", response_format="url")
-    with pytest.raises(openai.BadRequestError, match="32x32 images only"):
-        client.images.generate(prompt="a large red circle", size="1024x1024")
+    with pytest.raises(openai.BadRequestError, match="out of range"):
+        client.images.generate(prompt="a large red circle", size="4096x4096")
+
+
+def test_openai_client_streams_retrieves_and_knows_the_started_name(server):
+    url, _ = server
+    client = openai.OpenAI(base_url=f"{url}/v1", api_key="not-needed")
+    request = dict(prompt="a small blue square", n=2, extra_body={"seed": 3})
+    plain = [item.b64_json for item in client.images.generate(model="tiny", **request).data]
+    events = list(client.images.generate(model="tiny-by-name", stream=True, **request))
+    assert [event.type for event in events] == ["image_generation.completed"] * 2
+    assert [event.b64_json for event in events] == plain and events[0].size == "32x32"
+    assert client.models.retrieve("tiny").id == "tiny" and client.models.retrieve("tiny-by-name").id == "tiny-by-name"
+    with pytest.raises(openai.NotFoundError, match="'dall-e-3' not found"):
+        client.models.retrieve("dall-e-3")
+
+
+def test_webuiapi_client_with_its_defaults(server):
+    url, _ = server
+    host, port = url.removeprefix("http://").split(":")
+    api = webuiapi.WebUIApi(host=host, port=int(port))
+    result = api.txt2img(prompt="a large red circle", seed=5)  # the client's defaults: 512x512, Euler a, 20 steps
+    info = result.info
+    assert result.image.size == (512, 512) and (info["width"], info["height"]) == (512, 512)
+    assert info["extra_generation_params"] == {"Native size": "32x32", "Resampled": "Lanczos"}
+    assert "Size: 512x512" in result.image.text["parameters"] and info["all_seeds"] == [5]
+    # the model's own 32x32 image, resampled with Lanczos
+    native = Image.open(io.BytesIO(httpx.get(f"{url}/generate", params={"prompt": "a large red circle",
+                                                                        "seed": 5}).content)).convert("RGB")
+    resampled = np.asarray(native.resize((512, 512), Image.Resampling.LANCZOS))
+    assert np.array_equal(np.asarray(result.image.convert("RGB")), resampled)
+    # the helpers clients call before generating
+    [title] = api.util_get_model_names()
+    assert title.startswith("tiny [") and api.util_get_current_model() == title
+    assert api.util_get_sampler_names() == ["llmimg one-step"]
+    assert api.get_progress()["state"]["interrupted"] is False
+    assert api.interrupt() == {}
+
+
+def test_every_returned_seed_is_in_range_and_reproduces_its_image(server):
+    url, _ = server
+    body = {"prompt": "a large red circle", "n": 3, "seed": MAX_SEED}
+    data = httpx.post(f"{url}/v1/images/generations", json=body).json()["data"]
+    assert [item["seed"] for item in data] == [MAX_SEED, 0, 1]  # wraps to 0 past 2**32 - 1
+    for item in data:
+        again = httpx.post(f"{url}/v1/images/generations", json={**body, "n": 1, "seed": item["seed"]})
+        assert again.json()["data"][0]["b64_json"] == item["b64_json"]
+
+
+def test_docs_work_offline(server):
+    url, _ = server
+    page = httpx.get(f"{url}/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+    assert assets and not re.findall(r"https?://", page.text)  # nothing from a CDN
+    for asset in assets:
+        assert httpx.get(url + asset).status_code == 200, asset
 
 
 def test_burst_is_batched_and_each_image_is_as_if_alone(server):
@@ -159,7 +216,9 @@ def test_health_models_metrics_and_page(server):
     ("post", "/v1/images/generations", {"prompt": "a circle", "output_format": "jpeg"}, 400, "png only"),
     ("post", "/v1/images/generations", "not json", 400, "JSON"),
     ("post", "/v1/images/generations", {"prompt": "x" * 5000}, 413, "limit is 4096 bytes"),
-    ("post", "/sdapi/v1/txt2img", {"prompt": "a circle", "width": 512, "height": 512}, 400, "32x32 images only"),
+    ("post", "/sdapi/v1/txt2img", {"prompt": "a circle", "width": 512, "height": 5000}, 400, "out of range"),
+    ("post", "/v1/images/generations", {"prompt": "a circle", "size": "big"}, 400, "not WIDTHxHEIGHT"),
+    ("get", "/v1/models/dall-e-3", None, 404, "not found"),
     ("post", "/sdapi/v1/txt2img", {"prompt": "a circle", "batch_size": 4, "n_iter": 4}, 400, "between 1 and 8"),
     ("post", "/sdapi/v1/txt2img", {"prompt": "a circle", "n_iter": 0}, 400, "at least 1"),
     ("get", "/generate", None, 400, "prompt: Field required"),
@@ -194,11 +253,18 @@ def test_full_queue_is_429_at_once_then_recovers(pipeline):
                 start = time.perf_counter()
                 refused = await client.post("/v1/images/generations", json=body)
                 refused_after = time.perf_counter() - start
+                filling = asyncio.create_task(client.post("/v1/images/generations", json={**body, "n": 3}))
+                while service.batcher.waiting < 4:
+                    await asyncio.sleep(0.01)
+                frame = await client.get("/interpolate", params={"prompt_a": "a circle", "prompt_b": "a square"})
                 release.set()
-                return refused, refused_after, await waiting, await client.post("/v1/images/generations", json=body)
+                await filling
+                return (refused, refused_after, frame, await waiting,
+                        await client.post("/v1/images/generations", json=body))
 
-        refused, refused_after, waited, later = asyncio.run(scenario())
+        refused, refused_after, frame, waited, later = asyncio.run(scenario())
         assert refused.status_code == 429 and refused.headers["retry-after"] == "1"
+        assert frame.status_code == 429  # an interpolation frame is one image in the same queue
         assert "server busy" in refused.json()["error"]["message"] and refused_after < 1.0
         assert waited.status_code == 200 and later.status_code == 200  # recovered at once
         assert 'llmimg_requests_total{endpoint="/v1/images/generations",status="429"} 1.0' in httpx.get(
@@ -223,6 +289,14 @@ def test_request_past_the_timeout_is_503_and_skipped(pipeline):
         assert preflight.headers["access-control-allow-origin"] == "*"
 
 
+def test_strict_size_refuses_other_sizes(pipeline):
+    from llmimg.serve.service import ApiError, ImageService
+
+    assert ImageService(pipeline, ServerConfig()).check_size(512, 256) == (512, 256)
+    with pytest.raises(ApiError, match="32x32 images only"):
+        ImageService(pipeline, ServerConfig(strict_size=True)).check_size(512, 512)
+
+
 def fake_draw(prompts, seeds):
     """One 1x1 'image' per row whose value is its seed: where each row ends up is visible."""
     return np.array(seeds, dtype=np.int64).reshape(-1, 1, 1, 1)
@@ -239,6 +313,8 @@ def test_batcher_groups_splits_and_bounds():
         futures = [batcher.submit(["p"] * 2, [10 * k, 10 * k + 1]) for k in range(4)]  # 8 images queued
         with pytest.raises(QueueFull, match="8 images are already waiting"):
             batcher.submit(["p"], [99])
+        with pytest.raises(QueueFull, match="8 images are already waiting"):
+            batcher.call(lambda: None, images=1)
         futures[1].cancel()  # a request that timed out: never drawn
         release.set()
         results = [f.result(timeout=10) for f in (futures[0], futures[2], futures[3])]

@@ -18,8 +18,9 @@ from llmimg import __version__
 def image_metadata(prompt: str, seed: int, model_name: str, model_sha256: str, settings: dict) -> dict[str, str]:
     """Text chunks for one image. `parameters` follows the Stable Diffusion web UI's layout, so tools that read
     those (the web UI's PNG Info tab, image browsers) show the prompt and seed."""
-    size = settings.get("resolution", "?")
-    parameters = (f"{prompt}\nSteps: 1, Sampler: llmimg one-step, Seed: {seed}, Size: {size}x{size}, "
+    native = settings.get("resolution", "?")
+    size = settings.get("size", f"{native}x{native}")  # "size": resampled from the model's own (the server)
+    parameters = (f"{prompt}\nSteps: 1, Sampler: llmimg one-step, Seed: {seed}, Size: {size}, "
                   f"Model hash: {model_sha256[:10]}, Model: {model_name}, Version: llmimg {__version__}")
     return {
         "prompt": prompt,

@@ -7,6 +7,7 @@
 Every error is JSON in the OpenAI layout, `{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}`,
 so the official clients raise it with its message. Bad input is always 4xx: invalid fields 400, too large a body
 413, a full queue 429 (at once, with Retry-After); only a request that waited longer than the timeout gets 503.
+/docs is Swagger UI from the `swagger-ui-bundle` package, served here, so it works offline.
 """
 
 from __future__ import annotations
@@ -19,9 +20,11 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException
+from swagger_ui_bundle import swagger_ui_path
 
 from llmimg import __version__
 from llmimg.pipeline.generate import Pipeline
@@ -38,10 +41,11 @@ ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error", 405: "inval
                413: "invalid_request_error", 429: "rate_limit_error", 503: "server_overloaded"}
 
 
-def create_app(pipeline: Pipeline, config: ServerConfig | None = None) -> FastAPI:
-    """The app for one loaded pipeline. The model worker starts, and is warmed, when the app starts (lifespan)."""
+def create_app(pipeline: Pipeline, config: ServerConfig | None = None, aliases: tuple[str, ...] = ()) -> FastAPI:
+    """The app for one loaded pipeline, also known by `aliases` (the name it was loaded by, e.g. "shapes"). The
+    model worker starts, and is warmed, when the app starts (lifespan)."""
     config = config or ServerConfig()
-    service = ImageService(pipeline, config)
+    service = ImageService(pipeline, config, aliases)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -50,11 +54,19 @@ def create_app(pipeline: Pipeline, config: ServerConfig | None = None) -> FastAP
         yield
         service.stop()
 
-    app = FastAPI(title="llmimg", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="llmimg", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Text to image in one forward pass: OpenAI Images API, SD web UI txt2img, plain PNGs.")
     app.state.service = service
     add_routes(app, service, STATIC_DIR)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs():  # FastAPI's page, with its scripts from here instead of a CDN
+        return get_swagger_ui_html(openapi_url=app.openapi_url, title="llmimg API",
+                                   swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                                   swagger_css_url="/docs-assets/swagger-ui.css",
+                                   swagger_favicon_url="/docs-assets/favicon-32x32.png")
     _add_error_handlers(app)
     if config.cors:
         app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])

@@ -6,8 +6,8 @@ one call of `draw(prompts, seeds)`, which is `llmimg.pipeline.generate.sample`: 
 image is a function of (model, prompt, seed) alone, so a request gets the same images in a batch as it would alone.
 Under load the batches fill up by themselves while the previous forward pass runs.
 
-The number of images waiting is bounded: `submit` raises `QueueFull` at once past `max_queue` instead of letting
-every client wait longer.
+The number of images waiting is bounded: `submit` (and `call` for work that draws images) raises `QueueFull` at once
+past `max_queue` instead of letting every client wait longer.
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ class _Job:
 @dataclass
 class _Call:
     function: Callable[[], Any]  # model work that is not a plain batch (an interpolation frame)
+    images: int = 0  # images it draws, counted against max_queue while it waits
     future: Future = field(default_factory=Future)
 
 
@@ -92,19 +93,24 @@ class Batcher:
     def submit(self, prompts: list[str], seeds: list[int]) -> Future:
         """Queue one request's images; raises QueueFull at once if they would take the queue past `max_queue`."""
         assert len(prompts) == len(seeds) > 0
-        with self._lock:
-            if self._waiting + len(seeds) > self.max_queue:
-                raise QueueFull(f"{self._waiting} images are already waiting (limit {self.max_queue}); retry shortly")
-            self._waiting += len(seeds)
+        self._reserve(len(seeds))
         job = _Job(list(prompts), list(seeds))
         self._queue.put(job)
         return job.future
 
-    def call(self, function: Callable[[], Any]) -> Future:
-        """Run other model work on the worker thread, between batches."""
-        work = _Call(function)
+    def call(self, function: Callable[[], Any], images: int = 0) -> Future:
+        """Run other model work on the worker thread, between batches. Work that draws `images` images is bounded
+        by max_queue like `submit` (QueueFull at once); 0: unbounded (the warm-up)."""
+        self._reserve(images)
+        work = _Call(function, images)
         self._queue.put(work)
         return work.future
+
+    def _reserve(self, images: int) -> None:
+        with self._lock:
+            if images and self._waiting + images > self.max_queue:
+                raise QueueFull(f"{self._waiting} images are already waiting (limit {self.max_queue}); retry shortly")
+            self._waiting += images
 
     # the worker thread
     def _work(self) -> None:
@@ -163,8 +169,9 @@ class Batcher:
             job.future.set_result(images[offset:offset + len(job.seeds)])
             offset += len(job.seeds)
 
-    @staticmethod
-    def _run_call(work: _Call) -> None:
+    def _run_call(self, work: _Call) -> None:
+        with self._lock:
+            self._waiting -= work.images
         if not work.future.set_running_or_notify_cancel():
             return
         try:

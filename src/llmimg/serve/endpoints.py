@@ -1,4 +1,5 @@
-"""The routes: OpenAI Images API, SD web UI txt2img, plain GET images for <img src> and curl, health and metrics."""
+"""The routes: OpenAI Images API, SD web UI txt2img (and the read-only endpoints its clients call first), plain GET
+images for <img src> and curl, health and metrics."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ import json
 import time
 
 from fastapi import FastAPI, Query
-from fastapi.responses import FileResponse, Response
+from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from llmimg import __version__
+from llmimg.pipeline.generate import MAX_SEED
 from llmimg.serve.schemas import (
-    MAX_SEED,
     Health,
     ImageData,
     ImageGenerationRequest,
@@ -28,8 +29,11 @@ IMMUTABLE = {"Cache-Control": "public, max-age=86400"}
 
 
 def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
-    size = f"{service.resolution}x{service.resolution}"
+    native = f"{service.resolution}x{service.resolution}"
     started = int(time.time())
+    model = service.pipeline.model
+    checkpoint = f"{model.name} [{model.sha256[:10]}]"  # the web UI's title for a checkpoint
+    sampler = "llmimg one-step"
 
     @app.post("/v1/images/generations", response_model=ImagesResponse, tags=["OpenAI Images API"])
     async def images_generations(body: ImageGenerationRequest) -> ImagesResponse:
@@ -37,39 +41,67 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
         if body.response_format == "url":
             raise ApiError(400, "response_format 'url' is not supported: this server stores nothing, so it has no "
                                 "URLs to give; ask for response_format 'b64_json'", "response_format")
-        if body.model not in (None, service.model_name, "llmimg"):
-            raise ApiError(400, f"model {body.model!r} is not served here; this server serves "
-                                f"{service.model_name!r} (GET /v1/models)", "model")
-        if body.size not in (None, "auto", size):
-            raise ApiError(400, f"size {body.size!r} is not available: this model draws {size} images only", "size")
+        service.check_model(body.model)
+        width, height = service.check_size(*parse_size(body.size, service.resolution), "size")
         if body.output_format not in (None, "png"):
             raise ApiError(400, f"output_format {body.output_format!r} is not available: png only", "output_format")
         prompt = service.check_prompt(body.prompt)
         n = service.check_count(1 if body.n is None else body.n)
-        images = await service.draw(prompt, n, service.pick_seed(body.seed))
+        images = await service.draw(prompt, n, service.pick_seed(body.seed), (width, height))
+        if body.stream:  # server-sent events, one `image_generation.completed` per image, as the OpenAI API sends
+            return StreamingResponse((completed_event(image, f"{width}x{height}") for image in images),
+                                     media_type="text/event-stream")
         data = [ImageData(b64_json=base64.b64encode(i.png).decode(), revised_prompt=i.prompt, seed=i.seed)
                 for i in images]
-        return ImagesResponse(created=int(time.time()), data=data, size=size)
+        return ImagesResponse(created=int(time.time()), data=data, size=f"{width}x{height}")
 
     @app.post("/sdapi/v1/txt2img", response_model=Txt2ImgResponse, tags=["Stable Diffusion web UI API"])
     async def txt2img(body: Txt2ImgRequest) -> Txt2ImgResponse:
         """Generate images (Stable Diffusion web UI API subset): base64 PNGs and the `info` JSON."""
-        service.check_size(body.width or service.resolution, body.height or service.resolution, "width")
+        size = service.check_size(body.width or service.resolution, body.height or service.resolution, "width")
         prompt = service.check_prompt(body.prompt)
         if body.batch_size < 1 or body.n_iter < 1:
             raise ApiError(400, "batch_size and n_iter must be at least 1", "batch_size")
         count = service.check_count(body.batch_size * body.n_iter, "batch_size x n_iter")
-        images = await service.draw(prompt, count, service.pick_seed(body.seed))
-        model = service.pipeline.model
+        images = await service.draw(prompt, count, service.pick_seed(body.seed), size)
         info = {"prompt": prompt, "all_prompts": [i.prompt for i in images], "negative_prompt": "",
                 "all_negative_prompts": [""] * count, "seed": images[0].seed, "all_seeds": [i.seed for i in images],
-                "subseed": -1, "all_subseeds": [-1] * count, "width": service.resolution,
-                "height": service.resolution, "sampler_name": "llmimg one-step", "steps": 1, "cfg_scale": 1.0,
+                "subseed": -1, "all_subseeds": [-1] * count, "width": size[0], "height": size[1],
+                "sampler_name": sampler, "steps": 1, "cfg_scale": 1.0,
                 "batch_size": body.batch_size, "n_iter": body.n_iter, "sd_model_name": model.name,
                 "sd_model_hash": model.sha256[:10], "version": f"llmimg {__version__}",
-                "infotexts": [i.metadata["parameters"] for i in images]}
+                "infotexts": [i.metadata["parameters"] for i in images],
+                # the model draws its own size; any other was resampled from it
+                "extra_generation_params": {"Native size": native,
+                                            "Resampled": "Lanczos" if size != (service.resolution,) * 2 else "no"}}
         return Txt2ImgResponse(images=[base64.b64encode(i.png).decode() for i in images],
                                parameters=body.model_dump(), info=json.dumps(info))
+
+    # what SD web UI clients read before they generate (webuiapi's get_sd_models, util_get_current_model, ...)
+    @app.get("/sdapi/v1/sd-models", tags=["Stable Diffusion web UI API"])
+    async def sd_models() -> list[dict]:
+        return [{"title": checkpoint, "model_name": model.name, "hash": model.sha256[:10], "sha256": model.sha256,
+                 "filename": f"{model.name}.safetensors", "config": None}]
+
+    @app.get("/sdapi/v1/samplers", tags=["Stable Diffusion web UI API"])
+    async def samplers() -> list[dict]:
+        return [{"name": sampler, "aliases": ["llmimg"], "options": {}}]
+
+    @app.get("/sdapi/v1/options", tags=["Stable Diffusion web UI API"])
+    async def options() -> dict:
+        return {"sd_model_checkpoint": checkpoint, "sd_checkpoint_hash": model.sha256, "samples_format": "png"}
+
+    @app.get("/sdapi/v1/progress", tags=["Stable Diffusion web UI API"])
+    async def progress() -> dict:
+        """Always idle-shaped: a one-step model has no steps to report, and a request's answer is its images."""
+        return {"progress": 0.0, "eta_relative": 0.0, "current_image": None, "textinfo": None,
+                "state": {"skipped": False, "interrupted": False, "job": "", "job_count": 0, "job_timestamp": "0",
+                          "job_no": 0, "sampling_step": 0, "sampling_steps": 1}}
+
+    @app.post("/sdapi/v1/interrupt", tags=["Stable Diffusion web UI API"])
+    async def interrupt() -> dict:
+        """Accepted and does nothing: an image is one forward pass, over before it could be interrupted."""
+        return {}
 
     @app.get("/generate", response_class=Response, tags=["images"],
              responses={200: {"content": {"image/png": {}}, "description": "one PNG with its metadata"}})
@@ -99,6 +131,12 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
     async def models() -> ModelList:
         return ModelList(data=[ModelCard(id=service.model_name, created=started)])
 
+    @app.get("/v1/models/{model_id}", response_model=ModelCard, tags=["OpenAI Images API"])
+    async def model_card(model_id: str) -> ModelCard:
+        if model_id not in service.model_names:
+            raise ApiError(404, f"model {model_id!r} not found; this server serves {service.model_name!r}", "model")
+        return ModelCard(id=model_id, created=started)
+
     @app.get("/metrics", response_class=Response, tags=["server"],
              responses={200: {"content": {"text/plain": {}}, "description": "Prometheus text format"}})
     async def metrics() -> Response:
@@ -108,3 +146,22 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
     async def page() -> FileResponse:
         return FileResponse(static_dir / "index.html")
 
+
+
+def parse_size(size: str | None, native: int) -> tuple[int, int]:
+    """OpenAI's `size`: "WIDTHxHEIGHT", or None / "auto" for the model's own."""
+    if size in (None, "auto"):
+        return native, native
+    width, x, height = size.partition("x")
+    if not (x and width.isdigit() and height.isdigit()):
+        raise ApiError(400, f"size {size!r} is not WIDTHxHEIGHT (e.g. {native}x{native}) or 'auto'", "size")
+    return int(width), int(height)
+
+
+def completed_event(image, size: str) -> str:
+    """One server-sent event in the layout the OpenAI API streams images in (openai's ImageGenCompletedEvent)."""
+    event = {"type": "image_generation.completed", "b64_json": base64.b64encode(image.png).decode(),
+             "created_at": int(time.time()), "size": size, "output_format": "png", "quality": "auto",
+             "background": "opaque", "usage": {"input_tokens": 0, "output_tokens": 0, "total_tokens": 0,
+                                               "input_tokens_details": {"image_tokens": 0, "text_tokens": 0}}}
+    return f"event: image_generation.completed\ndata: {json.dumps(event)}\n\n"

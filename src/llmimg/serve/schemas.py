@@ -11,7 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-MAX_SEED = 2**32 - 1  # seeds are 32-bit, as in the SD web UI; image k of a request uses seed + k
+from llmimg.pipeline.generate import MAX_SEED
+
+SEEDS = "image k uses seed + k, wrapping to 0 past 2**32 - 1"
 
 
 class ImageGenerationRequest(BaseModel):
@@ -20,11 +22,14 @@ class ImageGenerationRequest(BaseModel):
     prompt: str = Field(description="what to draw")
     model: str | None = Field(None, description="the served model's id (GET /v1/models), or omitted")
     n: int | None = Field(1, description="how many images")
-    size: str | None = Field(None, description="WIDTHxHEIGHT; must be the model's size, e.g. 64x64, or 'auto'")
+    size: str | None = Field(None, description="WIDTHxHEIGHT (up to the server's --max-size), or 'auto': the "
+                                               "model's own size; other sizes are resampled from it (Lanczos)")
     response_format: Literal["b64_json", "url"] | None = Field(
         "b64_json", description="b64_json only: nothing is stored, so there are no URLs to give")
     output_format: str | None = Field(None, description="png only")
-    seed: int | None = Field(None, ge=0, le=MAX_SEED, description="image k uses seed + k; random if omitted")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED, description=f"{SEEDS}; random if omitted")
+    stream: bool | None = Field(False, description="true: each image as a server-sent event "
+                                                   "`image_generation.completed`, as the OpenAI API streams")
 
 
 class ImageData(BaseModel):
@@ -44,11 +49,11 @@ class Txt2ImgRequest(BaseModel):
     """POST /sdapi/v1/txt2img (Stable Diffusion web UI subset)."""
 
     prompt: str = Field("", description="what to draw")
-    seed: int = Field(-1, ge=-1, le=MAX_SEED, description="-1: random; image k uses seed + k")
+    seed: int = Field(-1, ge=-1, le=MAX_SEED, description=f"-1: random; {SEEDS}")
     batch_size: int = Field(1, description="images per batch")
     n_iter: int = Field(1, description="batches")
-    width: int | None = Field(None, description="must be the model's resolution (omit for it)")
-    height: int | None = Field(None, description="must be the model's resolution (omit for it)")
+    width: int | None = Field(None, description="omit for the model's resolution; others are resampled from it")
+    height: int | None = Field(None, description="omit for the model's resolution; others are resampled from it")
 
 
 class Txt2ImgResponse(BaseModel):

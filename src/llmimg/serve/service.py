@@ -11,15 +11,16 @@ import random
 from dataclasses import dataclass
 from functools import partial
 
+import numpy as np
 import torch
+from PIL import Image
 
-from llmimg.pipeline.generate import GenerationRequest, Pipeline
+from llmimg.pipeline.generate import MAX_SEED, GenerationRequest, Pipeline
 from llmimg.pipeline.interpolate import interpolate_at
 from llmimg.pipeline.png import image_metadata, png_bytes
 from llmimg.serve.batcher import Batcher
 from llmimg.serve.config import ServerConfig
 from llmimg.serve.metrics import ServerMetrics
-from llmimg.serve.schemas import MAX_SEED
 from llmimg.text.prompt import normalise_prompt
 
 
@@ -40,9 +41,12 @@ class DrawnImage:
 
 
 class ImageService:
-    def __init__(self, pipeline: Pipeline, config: ServerConfig):
+    def __init__(self, pipeline: Pipeline, config: ServerConfig, aliases: tuple[str, ...] = ()):
         self.pipeline = pipeline
         self.config = config
+        # what clients may call the model: its name, its file name, the name the server was started with (`--model
+        # shapes` serves shapes64.safetensors) and "llmimg"
+        self.model_names = {self.model_name, f"{self.model_name}.safetensors", "llmimg", *aliases}
         self.batcher = Batcher(partial(pipeline.sample, batch_size=config.max_batch_size),
                                config.max_batch_size, config.max_wait_ms, config.max_queue)
         self.metrics = ServerMetrics(lambda: self.batcher.waiting)
@@ -86,27 +90,45 @@ class ImageService:
             raise ApiError(400, f"{param} must be between 1 and {self.config.max_images}, got {count}", param)
         return count
 
-    def check_size(self, width: int, height: int, param: str = "size") -> None:
-        if (width, height) != (self.resolution, self.resolution):
-            raise ApiError(400, f"this model draws {self.resolution}x{self.resolution} images only, "
-                                f"not {width}x{height}", param)
+    def check_model(self, model: str | None) -> None:
+        if model is not None and model not in self.model_names:
+            raise ApiError(400, f"model {model!r} is not served here; this server serves "
+                                f"{self.model_name!r} (GET /v1/models)", "model")
+
+    def check_size(self, width: int, height: int, param: str = "size") -> tuple[int, int]:
+        """The size to deliver: the model's own, or any other up to --max-size, resampled from it (the model draws
+        only its own size; SD web UI clients ask for 512x512 by default)."""
+        native = self.resolution
+        if (width, height) != (native, native) and self.config.strict_size:
+            raise ApiError(400, f"this model draws {native}x{native} images only, not {width}x{height} "
+                                "(the server runs with --strict-size)", param)
+        if not (1 <= width <= self.config.max_size and 1 <= height <= self.config.max_size):
+            raise ApiError(400, f"size {width}x{height} is out of range: width and height must be in 1 .. "
+                                f"{self.config.max_size} (this model draws {native}x{native}, resampled to the "
+                                "size asked for)", param)
+        return width, height
 
     @staticmethod
     def pick_seed(seed: int | None) -> int:
         return random.randint(0, MAX_SEED) if seed is None or seed < 0 else seed
 
     # drawing
-    async def draw(self, prompt: str, n: int, seed: int) -> list[DrawnImage]:
-        """n images of one prompt, seeds seed .. seed + n - 1, each as PNG bytes."""
+    async def draw(self, prompt: str, n: int, seed: int, size: tuple[int, int] | None = None) -> list[DrawnImage]:
+        """n images of one prompt (seeds: GenerationRequest.expanded), each as PNG bytes, resampled to `size`
+        (width, height) if that is not the model's own."""
         try:
             request = GenerationRequest([prompt], n=n, seed=seed)
         except ValueError as error:
             raise ApiError(400, str(error), "prompt") from None
         prompts, seeds = request.expanded
         images = await self._wait(self.batcher.submit(prompts, seeds))
+        settings = self.settings
+        if size is not None and size != (self.resolution, self.resolution):
+            images = [resample(image, size) for image in images]
+            settings = {**settings, "size": f"{size[0]}x{size[1]}", "resampled": "lanczos"}
         drawn = []
         for image, image_prompt, image_seed in zip(images, prompts, seeds):
-            metadata = self.metadata(image_prompt, image_seed)
+            metadata = self.metadata(image_prompt, image_seed, settings)
             drawn.append(DrawnImage(png_bytes(image, metadata), image_prompt, image_seed, metadata))
         return drawn
 
@@ -116,7 +138,7 @@ class ImageService:
         pipe = self.pipeline
         work = partial(interpolate_at, pipe.model.generator, pipe.text_encoder, prompt_a, prompt_b,
                        torch.tensor([float(t)]), seed, None, pipe.device)
-        image = (await self._wait(self.batcher.call(work)))[0]
+        image = (await self._wait(self.batcher.call(work, images=1)))[0]
         settings = {**self.settings, "interpolation": {"prompt_a": prompt_a, "prompt_b": prompt_b, "t": t}}
         return png_bytes(image, self.metadata(f"{prompt_a} -> {prompt_b} @ {t:g}", seed, settings))
 
@@ -132,3 +154,8 @@ class ImageService:
     def metadata(self, prompt: str, seed: int, settings: dict | None = None) -> dict[str, str]:
         model = self.pipeline.model
         return image_metadata(prompt, seed, model.name, model.sha256, settings or self.settings)
+
+
+def resample(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """(H, W, 3) uint8 -> (height, width, 3) uint8 with a Lanczos filter."""
+    return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.LANCZOS))
