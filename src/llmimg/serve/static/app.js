@@ -41,7 +41,7 @@ function drawImages() {
     grid.appendChild(figure);
   }
   [...grid.children].forEach((figure, k) => {
-    const s = first + k;
+    const s = (first + k) % 4294967296;  // wraps past 2**32 - 1, as the server does (image k: seed + k)
     const url = `/generate?prompt=${encodeURIComponent(text)}&seed=${s}`;
     const link = figure.querySelector("a"), img = figure.querySelector("img");
     link.href = url;
