@@ -76,7 +76,7 @@ def test_openai_client_against_live_server(server):
 def test_openai_client_streams_retrieves_and_knows_the_started_name(server):
     url, _ = server
     client = openai.OpenAI(base_url=f"{url}/v1", api_key="not-needed")
-    request = dict(prompt="a small blue square", n=2, extra_body={"seed": 3})
+    request = {"prompt": "a small blue square", "n": 2, "extra_body": {"seed": 3}}
     plain = [item.b64_json for item in client.images.generate(model="tiny", **request).data]
     events = list(client.images.generate(model="tiny-by-name", stream=True, **request))
     assert [event.type for event in events] == ["image_generation.completed"] * 2

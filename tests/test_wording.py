@@ -147,5 +147,5 @@ def test_eval_suite_reports_the_wording_metric_for_models_only():
 def test_the_committed_heldout_file_is_what_its_script_writes():
     script = Path(__file__).parents[1] / "benchmarks" / "make_wording_set.py"
     env = {**os.environ, "PYTHONPATH": str(Path(llmimg.__file__).parents[1])}
-    done = subprocess.run([sys.executable, str(script), "--check"], env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, str(script), "--check"], env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -14,6 +14,7 @@ Every wording keeps the meaning exactly: the same sizes, colours and shapes, and
 from __future__ import annotations
 
 import csv
+import itertools
 import random
 import zlib
 from functools import cache
@@ -146,7 +147,7 @@ def vocabulary(wordings, bigrams: bool = False) -> set[str]:
         tokens = normalise_prompt(wording).split()
         words.update(tokens)
         if bigrams:
-            words.update(f"{a} {b}" for a, b in zip(tokens, tokens[1:]))
+            words.update(f"{a} {b}" for a, b in itertools.pairwise(tokens))
     return words
 
 

@@ -74,7 +74,8 @@ class ModelConfig:
     def from_json(cls, text: str) -> ModelConfig:
         data = json.loads(text)
         if not isinstance(data, dict):
-            raise ValueError(f"model config must be a JSON object, got {text[:40]!r}")
+            # a ValueError, not a TypeError: this is a bad file, which load_model reports as one
+            raise ValueError(f"model config must be a JSON object, got {text[:40]!r}")  # noqa: TRY004
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

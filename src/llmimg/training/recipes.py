@@ -24,10 +24,10 @@ from llmimg.training.config import TrainConfig
 log = logging.getLogger(__name__)
 
 # both stages: the sub-pixel network with position features (gan3-64: gan2-64 plus CoordConv), bf16 with
-# channels-last (idle steps, docs/MODELS.md: gan2 GAN stage 552 ms, VAE stage 245 ms, against the old recipe's
+# channels-last (idle steps, docs/MODELS.md: GAN stage 440 ms, gan2's VAE stage 245 ms, against the old recipe's
 # 998 and 632 ms). `shapes` also trains its critic on hard negatives (captions one binding away: swapped colours,
 # shapes or sizes, the opposite relation); docs/MODELS.md has the ablation behind each choice.
-_BOTH = dict(bf16=True, channels_last=True, checkpoint_every=500, sample_every=500, eval_every=500)
+_BOTH = {"bf16": True, "channels_last": True, "checkpoint_every": 500, "sample_every": 500, "eval_every": 500}
 _VAE = dict(model="vae3-64", generator_lr=5e-4, critic_lr=5e-4, beta1=0.9, beta2=0.99, kl_warmup_steps=500, **_BOTH)
 _GAN = dict(model="gan3-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_weight=10.0, kl_weight=16.0,
             kl_warmup_steps=1, **_BOTH)
@@ -72,9 +72,8 @@ def stages(name: str, out: str | Path, vae_steps: int | None = None, **overrides
 def run_recipe(name: str, out: str | Path, vae_steps: int | None = None, **overrides) -> Path | None:
     """Train both stages of recipe `name` (with resume="auto" each continues from its newest checkpoint); returns
     out/model.safetensors, or None after a dry run or a stop."""
-    from llmimg.training.trainer import train
-
     from llmimg.training.checkpoints import list_checkpoints
+    from llmimg.training.trainer import train
 
     vae, gan = stages(name, out, vae_steps, **overrides)
     for stage in (vae, gan):
