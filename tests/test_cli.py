@@ -1,6 +1,7 @@
 """The command line: a working generate and eval, and every bad input as one clear line and a non-zero exit."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -133,3 +134,49 @@ def test_out_naming_a_file_is_one_line(tmp_path, capsys, command):
         err = capsys.readouterr().err.strip()
         assert f"{existing} is a file, not a folder" in err and len(err.splitlines()) == 1
     assert existing.read_bytes() == b"not a folder"
+
+
+COMMANDS = [["train"], ["generate"], ["eval"], ["explain"], ["prompts"], ["interpolate"], ["data", "check"],
+            ["data", "pack"], ["export"], ["bench"], ["serve"]]
+
+
+def test_help_imports_no_heavy_library():
+    # `llmimg --help` answers in well under a second only if building the parser leaves torch & co. unimported
+    script = ("import sys\nfrom llmimg.cli.main import main\n"
+              f"for command in [[]] + {COMMANDS!r}:\n"
+              "    try:\n        main([*command, '--help'])\n    except SystemExit:\n        pass\n"
+              "heavy = 'torch transformers numpy PIL matplotlib scipy onnx onnxscript fastapi uvicorn'.split()\n"
+              "print('imported:', [name for name in heavy if name in sys.modules], file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stderr.strip().splitlines()[-1] == "imported: []"
+    assert "llmimg serve" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_states_each_default_once(capsys, command):
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert not re.search(r"\(default: [^()]*\) \(default:", text)
+
+
+@pytest.mark.parametrize("command", [["generate", "a red circle"], ["data", "check", "."], ["train"]])
+def test_a_mistyped_flag_shows_the_commands_usage(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--sed", "3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    name = " ".join(command[:2] if command[0] == "data" else command[:1])
+    assert err.startswith(f"usage: llmimg {name} ") and f"llmimg {name}: error: unrecognized arguments: --sed 3" in err
+    with pytest.raises(SystemExit):
+        main(["--sed", *command])  # before the command, the top-level usage
+    assert capsys.readouterr().err.startswith("usage: llmimg [-h]")
+
+
+def test_export_keeps_the_libraries_logs_quiet_without_verbose(tmp_path, tiny_model_path):
+    result = subprocess.run([sys.executable, "-m", "llmimg", "export", "--model", str(tiny_model_path),
+                             "--out", str(tmp_path / "onnx")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    loggers = re.findall(r"^\d\d:\d\d:\d\d \w+ (\S+):", result.stderr, re.MULTILINE)
+    assert loggers and all(name.startswith("llmimg.") for name in loggers)  # no onnxscript, onnx_ir or root lines
+    assert "pre-processing" not in result.stderr and "onnxscript" not in result.stdout + result.stderr

@@ -14,7 +14,7 @@ from llmimg.cli.args import add_dataclass_arguments, counted
 
 
 def add_parser(commands) -> None:
-    from llmimg.pipeline.generate import GenerationRequest
+    from llmimg.pipeline.request import GenerationRequest
 
     parser = commands.add_parser("generate", help="generate images from prompts", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)

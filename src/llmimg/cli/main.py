@@ -29,19 +29,36 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmimg", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"llmimg {__version__}")
-    parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages, and the libraries' own (ONNX export, quantisation)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(commands)
     return parser
 
 
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)parser that parsed `args`: `data check`'s for `llmimg data check ...`."""
+    while True:
+        commands = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(args, commands[0].dest, None) if commands else None
+        if chosen is None:
+            return parser
+        parser = commands[0].choices[chosen]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, recorded in reports
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    if unknown:  # argparse would blame the top-level parser; after a command, the usage that helps is its own
+        first = args.argv.index(unknown[0]) if unknown[0] in args.argv else len(args.argv)
+        blamed = parser if first < args.argv.index(args.command) else command_parser(parser, args)
+        blamed.error(f"unrecognized arguments: {' '.join(unknown)}")
+    # llmimg's own progress at INFO; other libraries' chatter (onnxscript's ~200 INFO lines per export) only with
+    # --verbose, which shows everything down to DEBUG
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("llmimg").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from llmimg.pipeline.export import ModelFileError
 
     try:

@@ -21,13 +21,12 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
 from llmimg.data import shapes, wording
-from llmimg.data.imagefolder import metadata_root, read_metadata
+from llmimg.data.imagefolder import DEFAULT_TEMPLATE, metadata_root, read_metadata
 from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-DEFAULT_TEMPLATE = "a photo of a {class}"
 BUILTIN = ("shapes", "fashion", "emoji")
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 METADATA_FILES = ("metadata.jsonl", "metadata.csv")
 CAPTION_COLUMNS = ("text", "caption")  # the first one an entry has is its caption
+DEFAULT_TEMPLATE = "a photo of a {class}"  # captions of a class-folder dataset (no metadata): one per class folder
 
 
 @dataclass

@@ -19,8 +19,8 @@ from torch import nn
 from llmimg.models.config import ModelConfig
 from llmimg.pipeline import pixels
 from llmimg.pipeline.export import LoadedModel, ModelFileError, load_model
+from llmimg.pipeline.request import MAX_SEED, GenerationRequest, check_seed, next_seed  # noqa: F401 (re-exported)
 from llmimg.text.encoder import TextEmbeddings, TextEncoder
-from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
 
@@ -28,47 +28,6 @@ log = logging.getLogger(__name__)
 BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors", "shapes-vae": "vae64.safetensors",
            "fashion": "fashion64.safetensors", "emoji": "emoji64.safetensors"}
 DEFAULT_MODEL = "shapes"
-MAX_SEED = 2**32 - 1  # seeds are 0 .. 2**32 - 1 everywhere (CLI, Python, HTTP), as in the SD web UI
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """What to draw: the one request schema of the CLI, the API and the server."""
-
-    prompts: list[str]  # descriptions, one or more
-    n: int = 1  # images per prompt
-    seed: int = 0  # in 0 .. MAX_SEED; image k of the request (prompt-major) uses next_seed(seed, k)
-    batch_size: int = 64  # images per forward pass; does not change the images
-
-    def __post_init__(self):
-        if not self.prompts:
-            raise ValueError("no prompt given: describe the image in words")
-        for prompt in self.prompts:
-            if not isinstance(prompt, str) or not normalise_prompt(prompt):
-                raise ValueError(f"empty prompt {prompt!r}: describe the image in words")
-        check_seed(self.seed)
-        if self.n < 1:
-            raise ValueError(f"n (images per prompt) must be at least 1, got {self.n}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
-
-    @property
-    def expanded(self) -> tuple[list[str], list[int]]:
-        """One (prompt, seed) per image, prompt-major."""
-        prompts = [p for p in self.prompts for _ in range(self.n)]
-        return prompts, [next_seed(self.seed, k) for k in range(len(prompts))]
-
-
-def check_seed(seed: int, name: str = "seed") -> int:
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"{name} must be in 0 .. {MAX_SEED} (2**32 - 1), got {seed}")
-    return seed
-
-
-def next_seed(seed: int, k: int) -> int:
-    """The seed of image k of a request that starts at `seed`: seed + k, wrapping past MAX_SEED to 0, so every seed
-    an image carries is in range and can be sent back to draw that image again."""
-    return (seed + k) % (MAX_SEED + 1)
 
 
 def seeded_noise(seeds: list[int], dim: int) -> torch.Tensor:
