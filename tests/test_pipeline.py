@@ -1,11 +1,14 @@
 """The one generation path: per-image seeds, batch invariance, the Python API and PNG metadata."""
 
+import warnings
+
 import numpy as np
 import pytest
 from PIL import Image
 
 from llmimg import Pipeline
 from llmimg.pipeline.generate import MAX_SEED, GenerationRequest
+from llmimg.pipeline.grid import save_grid
 from llmimg.pipeline.png import image_metadata, save_png
 
 PROMPTS = ["a large red circle", "a small blue square to the left of a large yellow triangle", "a cyan square"]
@@ -73,3 +76,26 @@ def test_png_metadata_round_trip(tmp_path):
         assert png.text["model_sha256"] == "ab" * 32
         assert png.text["parameters"].startswith("a red circle\nSteps: 1, Sampler: llmimg one-step, Seed: 7")
     assert [p.name for p in tmp_path.iterdir()] == ["x.png"]
+
+
+def _grid_size(tmp_path, count: int, n: int, prompt: str = "a large red circle") -> tuple[int, int]:
+    images = np.random.default_rng(0).integers(0, 256, (count * n, 32, 32, 3), dtype=np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib's "Tight layout not applied" for a long caption, say
+        save_grid(images, [prompt] * count, n, tmp_path / "grid.png")
+    with Image.open(tmp_path / "grid.png") as grid:
+        return grid.size
+
+
+def test_grid_of_one_image_per_prompt_is_near_square(tmp_path):
+    width, height = _grid_size(tmp_path, 10, 1)  # 4 x 3, not a column of ten
+    assert 0.75 < width / height < 1.5
+    assert _grid_size(tmp_path, 3, 4)[0] > _grid_size(tmp_path, 3, 1)[0]  # n > 1: a row of n per prompt
+
+
+def test_grid_shortens_long_captions_without_a_warning(tmp_path):
+    long_prompt = "a small red circle to the left of a large blue square " * 8
+    width, height = _grid_size(tmp_path, 1, 1, long_prompt)
+    assert height < 1.5 * width  # three caption lines at most above a 150-pixel image
+    width, height = _grid_size(tmp_path, 2, 3, long_prompt)
+    assert height < width
