@@ -27,6 +27,15 @@ def test_generate_writes_pngs_with_metadata_and_a_grid(tmp_path, tiny_model_path
     assert "wrote 1 image to" in capsys.readouterr().out
 
 
+def test_generate_warns_of_words_outside_the_vocabulary(tmp_path, tiny_model_path, caplog):
+    argv = ["generate", "a large orange star", "a large red circle", "a large orange star", "--n", "1",
+            "--model", str(tiny_model_path), "--out", str(tmp_path / "out")]
+    assert main(argv) == 0  # drawn all the same
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "'a large orange star'" in warnings[0] and "'orange', 'star'" in warnings[0]
+    assert len(list((tmp_path / "out").glob("*.png"))) == 4
+
+
 def test_generate_from_file(tmp_path, tiny_model_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a large red circle\n\na small green square\n")
