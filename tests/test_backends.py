@@ -105,7 +105,7 @@ def test_onnx_images_do_not_depend_on_the_batch(text_encoder):
     pipe = Pipeline.load("shapes", text_encoder, device="cpu", backend="onnx")
     together = pipe.generate(REQUEST)
     prompts, seeds = REQUEST.expanded
-    for k in (0, 5):  # no MIN_ROWS padding on this backend, so a lone image must come out the same by itself
+    for k in (0, 5):  # no fixed-shape passes on this backend, so a lone image must come out the same by itself
         alone = pipe.generate(GenerationRequest([prompts[k]], seed=seeds[k]))
         np.testing.assert_array_equal(alone[0], together[k])
 

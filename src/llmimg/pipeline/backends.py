@@ -43,7 +43,7 @@ class Bfloat16Generator(nn.Module):
 class OnnxRuntimeGenerator(nn.Module):
     """An exported generator run by onnxruntime, behind the torch interface of `forward_embeddings`."""
 
-    min_rows = 1  # ONNX Runtime's CPU kernels give a row the same bits alone or in a batch: no padding needed
+    fixed_shapes = False  # ONNX Runtime's CPU kernels give a row the same bits in any batch: one pass for all rows
 
     def __init__(self, config, onnx_generator):
         super().__init__()
