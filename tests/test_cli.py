@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from llmimg.cli.main import main
+from llmimg.cli.main import build_parser, main
 
 
 def test_generate_writes_pngs_with_metadata_and_a_grid(tmp_path, tiny_model_path, capsys):
@@ -180,6 +180,13 @@ def test_a_mistyped_flag_shows_the_commands_usage(capsys, command):
     with pytest.raises(SystemExit):
         main(["--sed", *command])  # before the command, the top-level usage
     assert capsys.readouterr().err.startswith("usage: llmimg [-h]")
+
+
+@pytest.mark.parametrize("argv, verbose", [(["export", "--out", "x"], False), (["-v", "export", "--out", "x"], True),
+                                           (["export", "--out", "x", "--verbose"], True),
+                                           (["data", "check", "x", "-v"], True), (["data", "check", "x"], False)])
+def test_verbose_before_or_after_the_command(argv, verbose):
+    assert build_parser().parse_args(argv).verbose is verbose
 
 
 def test_export_keeps_the_libraries_logs_quiet_without_verbose(tmp_path, tiny_model_path):
