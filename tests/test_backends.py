@@ -105,6 +105,18 @@ def test_onnx_images_do_not_depend_on_the_batch(text_encoder):
     pipe = Pipeline.load("shapes", text_encoder, device="cpu", backend="onnx")
     together = pipe.generate(REQUEST)
     prompts, seeds = REQUEST.expanded
-    for k in (0, 5):  # no MIN_ROWS padding on this backend, so a lone image must come out the same by itself
+    for k in (0, 5):  # no fixed-shape passes on this backend, so a lone image must come out the same by itself
         alone = pipe.generate(GenerationRequest([prompts[k]], seed=seeds[k]))
         np.testing.assert_array_equal(alone[0], together[k])
+
+
+def test_committed_bench_report_renders_from_its_json_and_names_no_issue():
+    from pathlib import Path
+
+    from llmimg.benchmark.report import markdown_report
+
+    folder = Path(__file__).parent.parent / "docs" / "bench" / "shapes"
+    report = markdown_report(json.loads((folder / "bench.json").read_text()))
+    assert report == (folder / "bench.md").read_text()
+    headings = [line for line in report.splitlines() if line.startswith("#")]
+    assert "## Targets" in headings and not [h for h in headings if "issue" in h.lower()]

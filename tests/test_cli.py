@@ -1,6 +1,7 @@
 """The command line: a working generate and eval, and every bad input as one clear line and a non-zero exit."""
 
 import json
+import re
 import subprocess
 import sys
 
@@ -9,7 +10,7 @@ import torch
 from PIL import Image
 from safetensors.torch import save_file
 
-from llmimg.cli.main import main
+from llmimg.cli.main import build_parser, main
 
 
 def test_generate_writes_pngs_with_metadata_and_a_grid(tmp_path, tiny_model_path, capsys):
@@ -24,6 +25,15 @@ def test_generate_writes_pngs_with_metadata_and_a_grid(tmp_path, tiny_model_path
     assert "wrote 4 images" in capsys.readouterr().out
     assert main(["generate", "a red circle", "--n", "1", "--model", str(tiny_model_path), "--out", str(out)]) == 0
     assert "wrote 1 image to" in capsys.readouterr().out
+
+
+def test_generate_warns_of_words_outside_the_vocabulary(tmp_path, tiny_model_path, caplog):
+    argv = ["generate", "a large orange star", "a large red circle", "a large orange star", "--n", "1",
+            "--model", str(tiny_model_path), "--out", str(tmp_path / "out")]
+    assert main(argv) == 0  # drawn all the same
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "'a large orange star'" in warnings[0] and "'orange', 'star'" in warnings[0]
+    assert len(list((tmp_path / "out").glob("*.png"))) == 4
 
 
 def test_generate_from_file(tmp_path, tiny_model_path):
@@ -133,3 +143,56 @@ def test_out_naming_a_file_is_one_line(tmp_path, capsys, command):
         err = capsys.readouterr().err.strip()
         assert f"{existing} is a file, not a folder" in err and len(err.splitlines()) == 1
     assert existing.read_bytes() == b"not a folder"
+
+
+COMMANDS = [["train"], ["generate"], ["eval"], ["explain"], ["prompts"], ["interpolate"], ["data", "check"],
+            ["data", "pack"], ["export"], ["bench"], ["serve"]]
+
+
+def test_help_imports_no_heavy_library():
+    # `llmimg --help` answers in well under a second only if building the parser leaves torch & co. unimported
+    script = ("import sys\nfrom llmimg.cli.main import main\n"
+              f"for command in [[]] + {COMMANDS!r}:\n"
+              "    try:\n        main([*command, '--help'])\n    except SystemExit:\n        pass\n"
+              "heavy = 'torch transformers numpy PIL matplotlib scipy onnx onnxscript fastapi uvicorn'.split()\n"
+              "print('imported:', [name for name in heavy if name in sys.modules], file=sys.stderr)\n")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stderr.strip().splitlines()[-1] == "imported: []"
+    assert "llmimg serve" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_states_each_default_once(capsys, command):
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert not re.search(r"\(default: [^()]*\) \(default:", text)
+
+
+@pytest.mark.parametrize("command", [["generate", "a red circle"], ["data", "check", "."], ["train"]])
+def test_a_mistyped_flag_shows_the_commands_usage(capsys, command):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*command, "--sed", "3"])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    name = " ".join(command[:2] if command[0] == "data" else command[:1])
+    assert err.startswith(f"usage: llmimg {name} ") and f"llmimg {name}: error: unrecognized arguments: --sed 3" in err
+    with pytest.raises(SystemExit):
+        main(["--sed", *command])  # before the command, the top-level usage
+    assert capsys.readouterr().err.startswith("usage: llmimg [-h]")
+
+
+@pytest.mark.parametrize("argv, verbose", [(["export", "--out", "x"], False), (["-v", "export", "--out", "x"], True),
+                                           (["export", "--out", "x", "--verbose"], True),
+                                           (["data", "check", "x", "-v"], True), (["data", "check", "x"], False)])
+def test_verbose_before_or_after_the_command(argv, verbose):
+    assert build_parser().parse_args(argv).verbose is verbose
+
+
+def test_export_keeps_the_libraries_logs_quiet_without_verbose(tmp_path, tiny_model_path):
+    result = subprocess.run([sys.executable, "-m", "llmimg", "export", "--model", str(tiny_model_path),
+                             "--out", str(tmp_path / "onnx")], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    loggers = re.findall(r"^\d\d:\d\d:\d\d \w+ (\S+):", result.stderr, re.MULTILINE)
+    assert loggers and all(name.startswith("llmimg.") for name in loggers)  # no onnxscript, onnx_ir or root lines
+    assert "pre-processing" not in result.stderr and "onnxscript" not in result.stdout + result.stderr

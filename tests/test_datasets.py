@@ -127,3 +127,22 @@ def test_imagefolder_file_names_outside_the_folder_are_refused(tmp_path, caplog)
     warnings = [r.getMessage() for r in caplog.records if "left out 3 entries" in r.getMessage()]
     assert len(warnings) == 1 and "outside the dataset folder" in warnings[0] and "\n" not in warnings[0]
 
+
+
+@pytest.mark.parametrize("name", ["metadata.jsonl", "metadata.csv"])
+def test_imagefolder_caption_column_names_another_column(tmp_path, name):
+    _metadata(tmp_path, [{"file_name": "a.png", "text": "short", "prompt": "a red thing"},
+                         {"file_name": "b.png", "text": "short", "prompt": "a blue thing"}], name=name)
+    assert _captions(build_dataset(str(tmp_path), resolution=8)) == ["short", "short"]  # default: text
+    assert _captions(build_dataset(str(tmp_path), resolution=8, caption_column="prompt")) == ["a blue thing",
+                                                                                              "a red thing"]
+    with pytest.raises(ValueError, match="no column 'prompts' for --caption-column \\(its columns: file_name, text, "
+                                         "prompt\\)"):
+        build_dataset(str(tmp_path), caption_column="prompts")
+
+
+def test_caption_column_is_refused_where_there_is_no_metadata(tmp_path):
+    _write_image(tmp_path / "cats" / "a.png")
+    for data in (str(tmp_path), "shapes"):
+        with pytest.raises(ValueError, match="--caption-column applies to a folder with metadata.jsonl or .csv"):
+            build_dataset(data, caption_column="prompt")

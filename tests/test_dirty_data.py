@@ -130,6 +130,27 @@ def test_data_check_agrees_with_training_on_imagefolder_layouts(tmp_path, capsys
     assert main(["data", "check", str(root)]) == 1 and "2 samples, 2 usable" in capsys.readouterr().out
 
 
+def test_caption_column_for_data_check_and_train(tmp_path, capsys):
+    root = tmp_path / "prompts"
+    root.mkdir()
+    for name, colour in (("a.png", (10, 20, 30)), ("b.png", (30, 20, 10))):
+        (root / name).write_bytes(_png(colour))
+    (root / "metadata.jsonl").write_text('{"file_name": "a.png", "prompt": "a dark square"}\n'
+                                         '{"file_name": "b.png", "prompt": "a brown square"}\n')
+    assert main(["data", "check", str(root)]) == 1  # neither text nor caption: uncaptioned
+    assert "2 samples, 0 usable" in capsys.readouterr().out
+    assert main(["data", "check", str(root), "--caption-column", "prompt"]) == 0
+    assert "2 samples, 2 usable" in capsys.readouterr().out
+    assert main(["data", "check", str(root), "--caption-column", "txt"]) == 2
+    assert "has no column 'txt' for --caption-column (its columns: file_name, prompt)" in capsys.readouterr().err
+    # train reads the same column (and checks it before loading the language model)
+    assert main(["train", "--data", str(root), "--caption-column", "txt", "--dry-run",
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "has no column 'txt'" in capsys.readouterr().err
+    assert TrainConfig(caption_column="prompt").caption_column == "prompt"
+    assert len(build_dataset(str(root), resolution=8, caption_column="prompt")) == 2
+
+
 def test_data_check_counts_good_lines_beside_malformed_ones(tmp_path):
     root = tmp_path / "meta"
     root.mkdir()

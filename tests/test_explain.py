@@ -67,6 +67,18 @@ def test_shapes_keyword_prompts_parse_and_keep_the_keywords(keywords):
             assert keyword.rstrip("s") in prompt
 
 
+@pytest.mark.parametrize("keywords", [["red", "circle", "small"], ["large", "blue", "triangle"], ["cyan"]])
+def test_one_objects_keywords_give_as_many_prompts_as_asked_with_the_other_slots_free(keywords, capsys):
+    prompts = build_prompts(keywords, n=5, data="shapes", seed=0)
+    assert len(set(prompts)) == 5
+    for prompt in prompts:  # one object of every prompt is the keywords' object
+        assert any({obj.size, obj.colour, obj.shape} >= set(keywords) for obj in shapes.parse_caption(prompt).objects)
+    counts = [len(shapes.parse_caption(prompt).objects) for prompt in prompts]
+    assert counts[0] == 1 and 2 in counts  # first the object alone, then with a second, free one
+    assert main(["prompts", "--keywords", ",".join(keywords), "--n", "5", "--data", "shapes"]) == 0
+    assert capsys.readouterr().out.splitlines() == prompts
+
+
 def test_keyword_errors_and_templates(tmp_path):
     with pytest.raises(ValueError, match="not a shapes word"):
         build_prompts(["pink"], data="shapes")

@@ -189,6 +189,17 @@ def test_generate_png_and_interpolation_ends(server):
     assert np.array_equal(png_pixels(frames[1].content), png_pixels(end.content))
 
 
+def test_words_outside_the_vocabulary_get_a_warning_header(server):
+    url, _ = server
+    plain = httpx.get(f"{url}/generate", params={"prompt": "a large red circle", "seed": 1})
+    assert plain.status_code == 200 and "x-llmimg-warning" not in plain.headers
+    for response in (httpx.get(f"{url}/generate", params={"prompt": "a large orange stär", "seed": 1}),
+                     httpx.post(f"{url}/v1/images/generations", json={"prompt": "a large orange stär", "n": 1}),
+                     httpx.post(f"{url}/sdapi/v1/txt2img", json={"prompt": "a large orange stär"})):
+        assert response.status_code == 200  # a warning, not an error
+        assert "'orange', 'st\\xe4r'" in response.headers["x-llmimg-warning"]
+
+
 def test_health_models_metrics_and_page(server):
     url, _ = server
     assert httpx.get(f"{url}/health").json()["status"] == "ok"

@@ -52,6 +52,16 @@ def test_training_wordings_are_fixed_paraphrases_of_their_caption():
         wording.training_caption("a large red circle", wording.TRAIN_VARIANTS + 1)
 
 
+def test_unknown_words_are_those_no_training_wording_uses():
+    assert all(not wording.unknown_words(w, "shapes") for w in TRAIN_WORDINGS[::7])
+    assert wording.unknown_words("A large ORANGE star, and a star!", "shapes") == ["orange", "star", "and"]
+    assert wording.unknown_words("a tiny box", "shapes") == ["tiny", "box"]  # held-out wordings are unseen too
+    assert wording.unknown_words("a large orange star", "emoji") == []  # an open vocabulary: no judgement
+    line = wording.vocabulary_warning("a large orange star", "shapes")
+    assert "'orange', 'star'" in line and "purple" in line and "\n" not in line
+    assert wording.vocabulary_warning("a big red disc over a little blue tile", "shapes") is None
+
+
 def test_swapped_wordings_use_the_inverse_relation():
     for caption in TRAIN_CAPTIONS[::97]:
         scene = shapes.parse_caption(caption)

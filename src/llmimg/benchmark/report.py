@@ -72,7 +72,7 @@ def _best(results: dict, batch: int, key) -> tuple[str, float] | None:
 
 
 def targets_table(results: dict) -> list[str]:
-    lines = ["## Targets (issue 5)", "", "| target | best measured | backend | met |", "|---|---:|---|---|"]
+    lines = ["## Targets", "", "| target | best measured | backend | met |", "|---|---:|---|---|"]
     best_rate = _best(results, 64, lambda r: -r["generator_images_per_s"])
     if best_rate:
         rate = -best_rate[1]

@@ -45,7 +45,9 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, skip: tu
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         else:
-            parser.add_argument(flag, type=kind, default=default, help=f"{help_text} (default: %(default)s)")
+            stated = "(default:" in help_text  # the comment names the default in words: "(default: MiniLM)"
+            parser.add_argument(flag, type=kind, default=default,
+                                help=help_text if stated else f"{help_text} (default: %(default)s)")
 
 
 def dataclass_from_args(cls: type, args: argparse.Namespace, **overrides):

@@ -4,7 +4,8 @@ Look after a training set. `check` reads every image of a folder or of tar shard
 truncated, tiny and oddly-moded ones, the samples without a caption or an image and the metadata lines training
 leaves out (exit code 1 when it lists any, or when no sample is usable). Folders are read as training reads them:
 class folders, or Hugging Face imagefolder metadata (metadata.jsonl or metadata.csv with file_name and a `text`
-or `caption` column), at the top or in split sub-folders (train/metadata.jsonl; --split picks one).
+or `caption` column, or the one --caption-column names), at the top or in split sub-folders (train/metadata.jsonl;
+--split picks one).
 `pack` writes the samples that training would read into tar shards (WebDataset layout: key.png + key.txt),
 for datasets too large for a folder listing:
 
@@ -39,6 +40,9 @@ def add_parser(commands) -> None:
         sub.add_argument("--min-size", type=int, default=16, help="smaller images count as tiny (default: 16 px)")
         sub.add_argument("--caption-template", default="a photo of a {class}",
                          help="captions of a class-folder dataset, as in train (default: %(default)s)")
+        sub.add_argument("--caption-column", default=None,
+                         help="the metadata column of the captions, as in train (default: the first of text, "
+                              "caption present)")
     parser.set_defaults(run=run)
 
 
@@ -46,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from llmimg.data.check import check, pack
 
     if args.action == "check":
-        report = check(args.source, args.min_size, template=args.caption_template, split=args.split)
+        report = check(args.source, args.min_size, template=args.caption_template, split=args.split,
+                       caption_column=args.caption_column)
         print(report.table(args.show))
         if args.json is not None:
             args.json.write_text(report.to_json() + "\n", encoding="utf-8")
@@ -58,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     if args.samples_per_shard < 1:
         raise ValueError("--samples-per-shard must be at least 1")
     shards, report = pack(args.source, args.out, args.samples_per_shard, args.min_size, args.caption_template,
-                          args.split)
+                          args.split, args.caption_column)
     print(f"wrote {counted(report.usable, 'sample')} in {counted(len(shards), 'shard')} to {args.out}/" +
           (f"; left out or flagged: {report.counts}" if report.problems else ""))
     return 0

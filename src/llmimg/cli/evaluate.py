@@ -18,7 +18,7 @@ from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args
 
 
 def add_parser(commands) -> None:
-    from llmimg.evaluation.suite import EvalConfig
+    from llmimg.evaluation.config import EvalConfig
 
     parser = commands.add_parser("eval", help="measure models: FID/KID, diversity, text alignment",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from llmimg.evaluation.report import summary_table, write_report
-    from llmimg.evaluation.suite import Contestant, EvalConfig, run_evaluation
+    from llmimg.evaluation.config import EvalConfig
+    from llmimg.evaluation.suite import Contestant, run_evaluation
     from llmimg.models.registry import build_generator
     from llmimg.pipeline.export import LoadedModel
     from llmimg.pipeline.generate import Pipeline, sample

@@ -8,13 +8,14 @@ prompts, and the files written are the ones a single process writes.
 from __future__ import annotations
 
 import argparse
+import logging
 from pathlib import Path
 
 from llmimg.cli.args import add_dataclass_arguments, counted
 
 
 def add_parser(commands) -> None:
-    from llmimg.pipeline.generate import GenerationRequest
+    from llmimg.pipeline.request import GenerationRequest
 
     parser = commands.add_parser("generate", help="generate images from prompts", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -63,6 +64,8 @@ def run(args: argparse.Namespace) -> None:
     check_backend(args.backend)
     world, mine, first = shard_request(request, args.device)  # the whole request, outside torchrun
     pipe = Pipeline.load(args.model, args.text_encoder, str(world.device), backend=args.backend)
+    if world.world.is_main:  # once, under torchrun too
+        warn_unknown_words(request.prompts, pipe.config.dataset)
     # 2. draw all images in memory; a failure here leaves the output folder untouched
     images = pipe.generate(mine) if mine is not None else []
     prompts, seeds = mine.expanded if mine is not None else ([], [])
@@ -81,6 +84,17 @@ def run(args: argparse.Namespace) -> None:
             images = read_pngs([args.out / f"{name}.png" for name in names])
         save_grid(images, request.prompts, request.n, args.out / "grid.png")
     print(f"wrote {counted(request.n * len(request.prompts), 'image')} to {args.out}/" + (f" (overview: {args.out / 'grid.png'})" if args.grid else ""))
+
+
+def warn_unknown_words(prompts: list[str], dataset: str) -> None:
+    """A warning line for each prompt with words the model never read in training (a warning, not an error: the
+    language model may still place them near words the model knows)."""
+    from llmimg.data.wording import vocabulary_warning
+
+    for prompt in dict.fromkeys(prompts):
+        warning = vocabulary_warning(prompt, dataset)
+        if warning:
+            logging.getLogger("llmimg.generate").warning("%s", warning)
 
 
 def read_pngs(paths: list[Path]):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from llmimg.cli.generate import add_model_arguments
+from llmimg.cli.generate import add_model_arguments, warn_unknown_words
 
 
 def add_parser(commands) -> None:
@@ -40,6 +40,7 @@ def run(args: argparse.Namespace) -> None:
     if args.steps < 2:
         raise ValueError(f"--steps must be at least 2, got {args.steps}")
     pipe = Pipeline.load(args.model, args.text_encoder, args.device)
+    warn_unknown_words([args.prompt_a, args.prompt_b], pipe.config.dataset)
     frames = pipe.interpolate(args.prompt_a, args.prompt_b, args.steps, args.seed, args.seed_b)
     args.out.mkdir(parents=True, exist_ok=True)
     save_strip(frames, args.out / "strip.png")

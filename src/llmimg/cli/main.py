@@ -25,23 +25,51 @@ from llmimg.cli.args import check_out_folder
 COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, data, export, bench, serve)
 
 
+VERBOSE = "log debug messages, and the libraries' own (ONNX export, quantisation)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="llmimg", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"llmimg {__version__}")
-    parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
+    parser.add_argument("--verbose", "-v", action="store_true", help=VERBOSE)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(commands)
+    pending = list(commands.choices.values())
+    while pending:  # --verbose after any command too (`llmimg export ... -v`), left unset when not given there
+        sub = pending.pop()
+        sub.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=VERBOSE)
+        nested = _subcommands(sub)
+        pending += list(nested.choices.values()) if nested is not None else []
+    return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser):
+    """The parser's sub-commands (`data`'s check and pack), or None."""
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def command_parser(parser: argparse.ArgumentParser, args: argparse.Namespace) -> argparse.ArgumentParser:
+    """The innermost (sub)parser that parsed `args`: `data check`'s for `llmimg data check ...`."""
+    while (commands := _subcommands(parser)) is not None and getattr(args, commands.dest, None) is not None:
+        parser = commands.choices[getattr(args, commands.dest)]
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # the command line, recorded in reports
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    if unknown:  # argparse would blame the top-level parser; after a command, the usage that helps is its own
+        first = args.argv.index(unknown[0]) if unknown[0] in args.argv else len(args.argv)
+        blamed = parser if first < args.argv.index(args.command) else command_parser(parser, args)
+        blamed.error(f"unrecognized arguments: {' '.join(unknown)}")
+    # llmimg's own progress at INFO; other libraries' chatter (onnxscript's ~200 INFO lines per export) only with
+    # --verbose, which shows everything down to DEBUG
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("llmimg").setLevel(logging.DEBUG if args.verbose else logging.INFO)
     from llmimg.pipeline.export import ModelFileError
 
     try:

@@ -17,7 +17,7 @@ from llmimg.cli.generate import add_model_arguments
 
 
 def add_parser(commands) -> None:
-    from llmimg.pipeline.backends import BACKENDS
+    from llmimg.pipeline.request import BACKENDS
     from llmimg.serve.config import ServerConfig
 
     parser = commands.add_parser("serve", help="serve the model over HTTP (API and web page)", description=__doc__,

@@ -20,7 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
 from llmimg.data.datasets import DEFAULT_TEMPLATE, IMAGE_SUFFIXES, class_caption
-from llmimg.data.imagefolder import metadata_root, read_metadata
+from llmimg.data.imagefolder import metadata_root, read_metadata, refuse_caption_column
 from llmimg.data.shards import expand_shards, is_shard_spec, scan_shard
 
 USUAL_MODES = {"RGB", "RGBA", "L", "LA", "P"}  # what training converts without surprises
@@ -100,11 +100,12 @@ def _file_reader(path: Path) -> Callable[[], bytes]:
     return path.read_bytes
 
 
-def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEMPLATE, split: str = "train"
-                 ) -> Iterator[Sample]:
+def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEMPLATE, split: str = "train",
+                 caption_column: str | None = None) -> Iterator[Sample]:
     """Every sample of a folder or of shards, in the order training lists them; files that are no sample at all
     (a stray non-image in a class folder) go straight to `problems`."""
     if is_shard_spec(spec):
+        refuse_caption_column(caption_column, "tar shards")
         for index, path in enumerate(expand_shards(spec)):
             for entry in scan_shard(index, path):
                 read = None
@@ -120,8 +121,9 @@ def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEM
         raise ValueError(f"{spec} is neither a folder nor tar shards")
     folder = metadata_root(root, split)
     if folder is not None:
-        yield from _metadata_samples(folder, problems)
+        yield from _metadata_samples(folder, problems, caption_column)
         return
+    refuse_caption_column(caption_column, "class folders")
     for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         for path in sorted(p for p in class_dir.rglob("*") if p.is_file()):
             if path.suffix.lower() in IMAGE_SUFFIXES:
@@ -130,8 +132,8 @@ def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEM
                 problems.append(Problem(str(path), "not-an-image", f"suffix {path.suffix or '(none)'} is not read"))
 
 
-def _metadata_samples(folder: Path, problems: list[Problem]) -> Iterator[Sample]:
-    metadata = read_metadata(folder)
+def _metadata_samples(folder: Path, problems: list[Problem], caption_column: str | None) -> Iterator[Sample]:
+    metadata = read_metadata(folder, caption_column)
     for number, why in metadata.rejected:  # no sample: a line training leaves out, reported
         problems.append(Problem(f"{metadata.file.name}:{number}", "bad-metadata", why))
     listed = set()
@@ -144,30 +146,30 @@ def _metadata_samples(folder: Path, problems: list[Problem]) -> Iterator[Sample]
 
 
 def check(spec: str, min_size: int = 16, progress: bool = True, template: str = DEFAULT_TEMPLATE,
-          split: str = "train") -> CheckReport:
+          split: str = "train", caption_column: str | None = None) -> CheckReport:
     """Inspect every sample of a folder (its `split` in the split layout) or of tar shards."""
     report = CheckReport(spec, 0)
-    for _ in _inspected(spec, min_size, report, progress, template, split):
+    for _ in _inspected(spec, min_size, report, progress, template, split, caption_column):
         pass
     return report
 
 
 def pack(spec: str, out: Path, per_shard: int = 1000, min_size: int = 16, template: str = DEFAULT_TEMPLATE,
-         split: str = "train") -> tuple[list[Path], CheckReport]:
+         split: str = "train", caption_column: str | None = None) -> tuple[list[Path], CheckReport]:
     """Write the samples of a folder (or shards) that training would read into tar shards; the report says what
     was left out (and what was kept with a warning: tiny images, unusual modes)."""
     from llmimg.data.shards import write_shards
 
     report = CheckReport(spec, 0)
-    inspected = _inspected(spec, min_size, report, True, template, split)
+    inspected = _inspected(spec, min_size, report, True, template, split, caption_column)
     kept = ((sample.name, data, sample.caption) for sample, data in inspected if data is not None)
     return write_shards(kept, out, per_shard), report
 
 
-def _inspected(spec: str, min_size: int, report: CheckReport, progress: bool, template: str, split: str
-               ) -> Iterator[tuple[Sample, bytes | None]]:
+def _inspected(spec: str, min_size: int, report: CheckReport, progress: bool, template: str, split: str,
+               caption_column: str | None) -> Iterator[tuple[Sample, bytes | None]]:
     """Each sample with its image bytes (None when training would skip it), its problem added to `report`."""
-    samples = iter_samples(spec, report.problems, template, split)
+    samples = iter_samples(spec, report.problems, template, split, caption_column)
     for sample in tqdm(samples, desc="read", disable=not progress, dynamic_ncols=True):
         report.samples += 1
         data = sample.read() if sample.read is not None else None

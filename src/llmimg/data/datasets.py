@@ -21,13 +21,12 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
 from llmimg.data import shapes, wording
-from llmimg.data.imagefolder import metadata_root, read_metadata
+from llmimg.data.imagefolder import DEFAULT_TEMPLATE, metadata_root, read_metadata, refuse_caption_column
 from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-DEFAULT_TEMPLATE = "a photo of a {class}"
 BUILTIN = ("shapes", "fashion", "emoji")
 
 
@@ -171,11 +170,11 @@ def image_folder(root: Path, resolution: int, template: str = DEFAULT_TEMPLATE) 
     return CaptionedFolder(items, resolution, str(root))
 
 
-def metadata_folder(folder: Path, resolution: int) -> CaptionedFolder:
+def metadata_folder(folder: Path, resolution: int, caption_column: str | None = None) -> CaptionedFolder:
     """Hugging Face imagefolder layout: folder/metadata.jsonl or .csv (data/imagefolder.py). Entries that are
     malformed, name a file outside the folder or have no caption are left out, counted in one warning, as
     `llmimg data check` reports them."""
-    metadata = read_metadata(folder)
+    metadata = read_metadata(folder, caption_column)
     items = [(path, caption) for path, caption in metadata.items if caption is not None]
     left_out = [f"line {number}: {why}" for number, why in metadata.rejected]
     left_out += [f"{path.name}: no caption" for path, caption in metadata.items if caption is None]
@@ -186,9 +185,13 @@ def metadata_folder(folder: Path, resolution: int) -> CaptionedFolder:
 
 
 def build_dataset(name: str, resolution: int = 64, split: str = "train", length: int = 100_000, seed: int = 0,
-                  template: str = DEFAULT_TEMPLATE, caption_variants: int = 0) -> Dataset:
+                  template: str = DEFAULT_TEMPLATE, caption_variants: int = 0, caption_column: str | None = None
+                  ) -> Dataset:
     """A built-in dataset by name (`shapes`, `fashion`, `emoji`), tar shards, or a folder (metadata.jsonl or .csv,
-    at its top or in its `split` sub-folder; else class folders). `caption_variants`: paraphrased wordings of `shapes` captions (see ShapesDataset)."""
+    at its top or in its `split` sub-folder, captioned from `caption_column`; else class folders).
+    `caption_variants`: paraphrased wordings of `shapes` captions (see ShapesDataset)."""
+    if name in BUILTIN:
+        refuse_caption_column(caption_column, name)
     if name == "shapes":
         return ShapesDataset(split, length, seed, resolution, caption_variants)
     if caption_variants:
@@ -204,13 +207,15 @@ def build_dataset(name: str, resolution: int = 64, split: str = "train", length:
     from llmimg.data.shards import TarShards, is_shard_spec
 
     if is_shard_spec(name):  # tar shards: a folder of *.tar, one .tar, or a {000..009} pattern
+        refuse_caption_column(caption_column, "tar shards")
         return TarShards(name, resolution)
     root = Path(name)
     if not root.is_dir():
         raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN)} or a folder of images")
     folder = metadata_root(root, split)
     if folder is not None:
-        return metadata_folder(folder, resolution)
+        return metadata_folder(folder, resolution, caption_column)
+    refuse_caption_column(caption_column, "class folders")
     return image_folder(root, resolution, template)
 
 

@@ -1,8 +1,9 @@
 """Full descriptions from a few keywords, for batch generation (`llmimg generate --from-file`).
 
 On `shapes` the keywords are the grammar's own words (colours, shapes, sizes, and left/right/above/below for a
-relation); what they leave open is drawn at random, and every prompt follows SHAPES.md's grammar, so the checker
-can judge the images. On any other data, keywords fill templates ("a photo of a {keywords}").
+relation); every prompt contains them all, what they leave open is drawn at random (keywords of one object may get
+a second, free object beside them), and every prompt follows SHAPES.md's grammar, so the checker can judge the
+images. On any other data, keywords fill templates ("a photo of a {keywords}").
 """
 
 from __future__ import annotations
@@ -91,6 +92,9 @@ def _classify(keywords: list[str]) -> dict[str, list[str]]:
 
 
 def _shapes_drawer(keywords: list[str], templates: list[str] | None):
+    """Keywords of one object (red,circle,small) describe an object of every prompt: the first prompt is that object
+    alone, later ones may add a second object, before or after it, whose slots are all free, so that asking for
+    five gives five. Keywords that need two objects (a relation, two colours) describe the pair."""
     roles = _classify(keywords)
     two = bool(roles["relation"]) or any(len(roles[r]) == 2 for r in ("colour", "shape", "size"))
 
@@ -104,13 +108,18 @@ def _shapes_drawer(keywords: list[str], templates: list[str] | None):
     def draw(rng: np.random.Generator, index: int) -> str:
         first = {"size": pick(rng, "size", 0, shapes.SIZES), "colour": pick(rng, "colour", 0, shapes.COLOURS),
                  "shape": pick(rng, "shape", 0, shapes.SHAPES)}
-        fields = {**first, "relation": "", "size2": "", "colour2": "", "shape2": ""}
-        if two:
-            fields.update(relation=pick(rng, "relation", 0, shapes.RELATIONS),
-                          size2=pick(rng, "size", 1, shapes.SIZES),
-                          colour2=pick(rng, "colour", 1, shapes.COLOURS, avoid=first["colour"]),
-                          shape2=pick(rng, "shape", 1, shapes.SHAPES))
-        choices = templates or [SHAPES_TWO if two else SHAPES_ONE]
+        pair = two or (templates is None and index > 0 and rng.random() < 0.5)  # a free second object
+        second = {"size": "", "colour": "", "shape": ""}
+        relation = ""
+        if pair:
+            relation = pick(rng, "relation", 0, shapes.RELATIONS)
+            second = {"size": pick(rng, "size", 1, shapes.SIZES),
+                      "colour": pick(rng, "colour", 1, shapes.COLOURS, avoid=first["colour"]),
+                      "shape": pick(rng, "shape", 1, shapes.SHAPES)}
+            if not two and rng.random() < 0.5:  # the keywords' object may come second
+                first, second = second, first
+        fields = {**first, "relation": relation, **{f"{key}2": value for key, value in second.items()}}
+        choices = templates or [SHAPES_TWO if pair else SHAPES_ONE]
         template = choices[index % len(choices)]
         caption = template.format(**fields)
         try:

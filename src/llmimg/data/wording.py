@@ -20,6 +20,7 @@ import zlib
 from functools import cache
 from pathlib import Path
 
+from llmimg.data import shapes
 from llmimg.data.shapes import ShapeObject, parse_caption
 from llmimg.text.prompt import normalise_prompt
 
@@ -149,6 +150,32 @@ def vocabulary(wordings, bigrams: bool = False) -> set[str]:
         if bigrams:
             words.update(f"{a} {b}" for a, b in itertools.pairwise(tokens))
     return words
+
+
+@cache
+def shapes_words() -> frozenset[str]:
+    """Every word a `shapes` model reads in training: the captions' and their paraphrases'."""
+    return frozenset(vocabulary(wording for caption in shapes.all_captions("train")
+                                for wording in training_wordings(caption)))
+
+
+def unknown_words(prompt: str, dataset: str) -> list[str]:
+    """The words of `prompt` that a model trained on `dataset` never read, each once, in order; [] for data whose
+    vocabulary is open (anything but `shapes`)."""
+    if dataset != "shapes":
+        return []
+    known = shapes_words()
+    return list(dict.fromkeys(word for word in normalise_prompt(prompt).split() if word not in known))
+
+
+def vocabulary_warning(prompt: str, dataset: str) -> str | None:
+    """One line saying which words of `prompt` the model never read and what it knows instead, or None."""
+    words = unknown_words(prompt, dataset)
+    if not words:
+        return None
+    return (f"{prompt!r}: the {dataset} model never read {', '.join(map(repr, words))} in training, so it may not "
+            f"draw them; it knows sizes ({', '.join(shapes.SIZES)}), colours ({', '.join(shapes.COLOURS)}), shapes "
+            f"({', '.join(shapes.SHAPES)}) and relations ({', '.join(shapes.RELATIONS)})")
 
 
 def heldout_wording_set() -> list[tuple[str, str]]:

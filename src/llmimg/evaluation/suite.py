@@ -17,9 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from llmimg.data.datasets import DEFAULT_TEMPLATE
 from llmimg.evaluation import cache
 from llmimg.evaluation.classifier import build_classifier, class_accuracy, class_of, train_classifier
+from llmimg.evaluation.config import EvalConfig
 from llmimg.evaluation.distances import frechet_distance, kernel_distance, mean_pairwise_distance
 from llmimg.evaluation.inception import INCEPTION_SHA256, InceptionFeatures
 from llmimg.evaluation.judge import JUDGE_RESOLUTION, ImageTextJudge, r_precision, train_judge
@@ -30,50 +30,7 @@ from llmimg.text.encoder import TextEncoder
 
 log = logging.getLogger(__name__)
 
-METRICS = ("fid", "kid", "diversity", "checker", "wording", "r-precision", "classifier")
 DIVERSITY_SEED_OFFSET = 1_000_000  # the diversity images use seeds apart from the FID ones
-
-
-@dataclass(frozen=True)
-class EvalConfig:
-    data: str = "shapes"  # shapes, fashion, emoji, or a folder of captioned images (class folders or metadata.jsonl)
-    n: int = 1000  # images per FID/KID set (each real half, each model); prompts per checker split
-    seed: int = 0  # picks the real images, the prompts and the noise: same seed, same figures
-    metrics: str = "auto"  # comma-separated: fid,kid,diversity,checker,wording,r-precision,classifier; or auto
-    diversity_prompts: int = 16  # prompts in the diversity measure (and rows in the sample grid)
-    diversity_seeds: int = 8  # images per prompt there
-    judge_steps: int = 2000  # training steps of the learned judge and classifier (trained once, then cached)
-    judge_pairs: int = 20000  # at most this many real (image, caption) pairs to train the judge on
-    batch_size: int = 64  # images per generator forward pass
-    caption_template: str = DEFAULT_TEMPLATE  # captions of ImageFolder classes, e.g. "a photo of a {class}"
-    baseline: bool = True  # add a row for an untrained generator of the first model's architecture
-
-    def chosen_metrics(self, is_shapes: bool, has_classes: bool = False) -> tuple[str, ...]:
-        if self.metrics == "auto":
-            # one alignment judge per dataset: the exact checker, else a class judge, else R-precision (with
-            # templated class captions, R-precision would count "a sneaker" vs "a photo of a sneaker" as a miss)
-            applies = {"checker": is_shapes, "wording": is_shapes, "classifier": has_classes,
-                       "r-precision": not is_shapes and not has_classes}
-            return tuple(m for m in METRICS if applies.get(m, True))
-        chosen = tuple(m.strip() for m in self.metrics.split(",") if m.strip())
-        unknown = [m for m in chosen if m not in METRICS]
-        if unknown or not chosen:
-            raise ValueError(f"unknown metric(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(METRICS)}")
-        if {"checker", "wording"} & set(chosen) and not is_shapes:
-            raise ValueError("the checker (and the wording set it judges) is for `shapes` only: use r-precision on "
-                             "other data")
-        if "classifier" in chosen and not has_classes:
-            raise ValueError("the classifier needs a dataset with classes (fashion, or class folders)")
-        return chosen
-
-    def validate(self) -> None:
-        for name in ("n", "diversity_prompts", "judge_steps", "judge_pairs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
-        if self.diversity_seeds < 2:
-            raise ValueError(f"--diversity-seeds must be at least 2, got {self.diversity_seeds}")
-        if self.n < 2:
-            raise ValueError(f"--n must be at least 2 (FID needs two images), got {self.n}")
 
 
 @dataclass

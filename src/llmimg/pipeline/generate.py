@@ -19,8 +19,8 @@ from torch import nn
 from llmimg.models.config import ModelConfig
 from llmimg.pipeline import pixels
 from llmimg.pipeline.export import LoadedModel, ModelFileError, load_model
+from llmimg.pipeline.request import MAX_SEED, GenerationRequest, check_seed, next_seed  # noqa: F401 (re-exported)
 from llmimg.text.encoder import TextEmbeddings, TextEncoder
-from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
 
@@ -28,47 +28,6 @@ log = logging.getLogger(__name__)
 BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors", "shapes-vae": "vae64.safetensors",
            "fashion": "fashion64.safetensors", "emoji": "emoji64.safetensors"}
 DEFAULT_MODEL = "shapes"
-MAX_SEED = 2**32 - 1  # seeds are 0 .. 2**32 - 1 everywhere (CLI, Python, HTTP), as in the SD web UI
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """What to draw: the one request schema of the CLI, the API and the server."""
-
-    prompts: list[str]  # descriptions, one or more
-    n: int = 1  # images per prompt
-    seed: int = 0  # in 0 .. MAX_SEED; image k of the request (prompt-major) uses next_seed(seed, k)
-    batch_size: int = 64  # images per forward pass; does not change the images
-
-    def __post_init__(self):
-        if not self.prompts:
-            raise ValueError("no prompt given: describe the image in words")
-        for prompt in self.prompts:
-            if not isinstance(prompt, str) or not normalise_prompt(prompt):
-                raise ValueError(f"empty prompt {prompt!r}: describe the image in words")
-        check_seed(self.seed)
-        if self.n < 1:
-            raise ValueError(f"n (images per prompt) must be at least 1, got {self.n}")
-        if self.batch_size < 1:
-            raise ValueError(f"batch size must be at least 1, got {self.batch_size}")
-
-    @property
-    def expanded(self) -> tuple[list[str], list[int]]:
-        """One (prompt, seed) per image, prompt-major."""
-        prompts = [p for p in self.prompts for _ in range(self.n)]
-        return prompts, [next_seed(self.seed, k) for k in range(len(prompts))]
-
-
-def check_seed(seed: int, name: str = "seed") -> int:
-    if not 0 <= seed <= MAX_SEED:
-        raise ValueError(f"{name} must be in 0 .. {MAX_SEED} (2**32 - 1), got {seed}")
-    return seed
-
-
-def next_seed(seed: int, k: int) -> int:
-    """The seed of image k of a request that starts at `seed`: seed + k, wrapping past MAX_SEED to 0, so every seed
-    an image carries is in range and can be sent back to draw that image again."""
-    return (seed + k) % (MAX_SEED + 1)
 
 
 def seeded_noise(seeds: list[int], dim: int) -> torch.Tensor:
@@ -82,30 +41,47 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return pixels.to_uint8(images.detach().float().cpu().numpy())
 
 
-# CPU kernels (oneDNN convolutions, MKL matrix products) pick different reduction orders for batches of 1 to 3
-# rows than for 4 or more, so a lone image would differ in the last bits from the same image inside a batch.
-# Every forward pass therefore gets at least this many rows (padding repeats the last row), which makes each
-# image a function of (model, prompt, seed) alone; tests/test_pipeline.py checks it. A backend whose kernels do not
-# depend on the batch (ONNX Runtime's, seen here) says so with a `min_rows` attribute of 1 and skips the padding.
-MIN_ROWS = 4
+# Torch's kernels (oneDNN convolutions, MKL and cuBLAS matrix products) choose their blocking, and so the order in
+# which they add, from the shapes they are given: the same row comes out different in the last bits beside 3 other
+# rows than beside 5, or with 13 token columns than with 16 (seen on this CPU with one thread too), and now and then
+# that flips a pixel by one level. So every forward pass has one shape per token block: ROWS_PER_PASS rows (the last
+# pass of a call padded by repeating its last row) and each row's tokens padded to the next multiple of TOKEN_BLOCK,
+# rows of different blocks never sharing a pass. An image is then a function of (model, prompt, seed) alone, whatever
+# it is drawn with; tests/test_pipeline.py checks it on the float outputs. A GPU gets larger passes (a lone image
+# costs little more there, and GPU throughput needs the rows). A backend whose kernels do not depend on the batch
+# (ONNX Runtime's, seen here) says so with `fixed_shapes = False` and runs all rows in one pass.
+ROWS_PER_PASS = 4  # on the CPU: batches of 4 to 8 rows are its fastest per image (docs/bench/shapes/bench.md)
+GPU_ROWS_PER_PASS = 64
+TOKEN_BLOCK = 16  # token columns per block; a prompt of the shapes grammar fits one
 
 
 @torch.inference_mode()
 def forward_embeddings(generator: nn.Module, text: TextEmbeddings, noise: torch.Tensor,
                        device: torch.device | str = "cpu") -> torch.Tensor:
-    """One forward pass for rows of (text embedding, noise): (B, 3, R, R) float, nominally in [-1, 1].
+    """The generator on rows of (text embedding, noise): (B, 3, R, R) float, nominally in [-1, 1].
 
     The step every caller shares: `sample` feeds it encoded prompts and seeded noise, explain feeds it occluded
-    prompts and interpolation blends. Rows are padded to MIN_ROWS (repeating the last), the padding dropped.
+    prompts and interpolation blends. Runs in fixed-shape passes (see ROWS_PER_PASS), the padding dropped.
     """
-    rows = len(noise)
-    padding = max(0, getattr(generator, "min_rows", MIN_ROWS) - rows)
-    if padding:
-        repeat = torch.tensor(list(range(rows)) + [rows - 1] * padding)
-        text = text[repeat]
-        noise = noise[repeat]
-    text = text.to(device)  # tokens (B, T, 384), mask (B, T), pooled (B, 384)
-    return generator(noise.to(device), text.tokens, text.mask, text.pooled)[:rows]  # (B, 3, R, R)
+    if not getattr(generator, "fixed_shapes", True):
+        text = text.to(device)  # tokens (B, T, 384), mask (B, T), pooled (B, 384)
+        return generator(noise.to(device), text.tokens, text.mask, text.pooled)
+    if not len(noise):
+        raise ValueError("no rows to draw")
+    per_pass = ROWS_PER_PASS if torch.device(device).type == "cpu" else GPU_ROWS_PER_PASS
+    blocks = (-(-text.lengths() // TOKEN_BLOCK) * TOKEN_BLOCK).clamp(min=TOKEN_BLOCK)  # (B,) token columns a row gets
+    images = None
+    for block in blocks.unique().tolist():
+        rows = (blocks == block).nonzero().flatten()
+        for start in range(0, len(rows), per_pass):
+            chunk = rows[start:start + per_pass]
+            padded = torch.cat([chunk, chunk[-1:].expand(per_pass - len(chunk))])
+            part = text[padded].with_length(block).to(device)
+            drawn = generator(noise[padded].to(device), part.tokens, part.mask, part.pooled)[:len(chunk)]
+            if images is None:
+                images = drawn.new_empty((len(noise), *drawn.shape[1:]))
+            images[chunk.to(images.device)] = drawn
+    return images  # (B, 3, R, R)
 
 
 def sample(generator: nn.Module, text_encoder: TextEncoder, prompts: list[str], seeds: list[int],

@@ -43,6 +43,22 @@ def _export(module: nn.Module, args: tuple, path: Path, input_names: list[str], 
     log.debug("%s", chatter.getvalue())
 
 
+@contextlib.contextmanager
+def _root_records_to_debug():
+    """Inside the block, what is logged straight to the root logger (onnxruntime's quantiser logs each tensor it
+    skips with `logging.info`) goes to this module's debug log instead, shown with --verbose."""
+    def demote(record: logging.LogRecord) -> bool:
+        log.debug("%s", record.getMessage())
+        return False
+
+    root = logging.getLogger()
+    root.addFilter(demote)
+    try:
+        yield
+    finally:
+        root.removeFilter(demote)
+
+
 def export_onnx(model: LoadedModel, text_encoder: TextEncoder, out: str | Path, int8: bool = True) -> Path:
     """Write generator.onnx, text_encoder.onnx (and text_encoder.int8.onnx), tokenizer.json, llmimg.json."""
     out = Path(out)
@@ -69,7 +85,8 @@ def export_onnx(model: LoadedModel, text_encoder: TextEncoder, out: str | Path, 
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         log.info("quantising the language model to int8")
-        quantize_dynamic(out / "text_encoder.onnx", out / "text_encoder.int8.onnx", weight_type=QuantType.QInt8)
+        with _root_records_to_debug():  # its advice to pre-process first does not apply to a dynamic quantisation
+            quantize_dynamic(out / "text_encoder.onnx", out / "text_encoder.int8.onnx", weight_type=QuantType.QInt8)
     text_encoder.tokenizer.backend_tokenizer.save(str(out / "tokenizer.json"))
     manifest = {"config": json.loads(config.to_json()), "model": model.name, "model_sha256": model.sha256,
                 "text_encoder": text_encoder.name, "text_max_length": text_encoder.max_length,

@@ -1,7 +1,8 @@
 """Bulk generation on N processes (torchrun): each draws a contiguous share of a request's prompts.
 
 A prompt's images keep their global index and seeds (seed + k, prompt-major), and an image depends only on
-(model, prompt, seed) (see MIN_ROWS in pipeline/generate.py), so N processes write exactly the files one would.
+(model, prompt, seed) (see ROWS_PER_PASS in pipeline/generate.py), so N processes write exactly the files one
+would.
 """
 
 from __future__ import annotations

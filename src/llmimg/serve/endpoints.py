@@ -36,7 +36,7 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
     sampler = "llmimg one-step"
 
     @app.post("/v1/images/generations", response_model=ImagesResponse, tags=["OpenAI Images API"])
-    async def images_generations(body: ImageGenerationRequest) -> ImagesResponse:
+    async def images_generations(body: ImageGenerationRequest, response: Response) -> ImagesResponse:
         """Generate images (OpenAI Images API): works with the official clients via `base_url`."""
         if body.response_format == "url":
             raise ApiError(400, "response_format 'url' is not supported: this server stores nothing, so it has no "
@@ -48,15 +48,17 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
         prompt = service.check_prompt(body.prompt)
         n = service.check_count(1 if body.n is None else body.n)
         images = await service.draw(prompt, n, service.pick_seed(body.seed), (width, height))
+        warning = service.warning_headers(prompt)
         if body.stream:  # server-sent events, one `image_generation.completed` per image, as the OpenAI API sends
             return StreamingResponse((completed_event(image, f"{width}x{height}") for image in images),
-                                     media_type="text/event-stream")
+                                     media_type="text/event-stream", headers=warning)
+        response.headers.update(warning)
         data = [ImageData(b64_json=base64.b64encode(i.png).decode(), revised_prompt=i.prompt, seed=i.seed)
                 for i in images]
         return ImagesResponse(created=int(time.time()), data=data, size=f"{width}x{height}")
 
     @app.post("/sdapi/v1/txt2img", response_model=Txt2ImgResponse, tags=["Stable Diffusion web UI API"])
-    async def txt2img(body: Txt2ImgRequest) -> Txt2ImgResponse:
+    async def txt2img(body: Txt2ImgRequest, response: Response) -> Txt2ImgResponse:
         """Generate images (Stable Diffusion web UI API subset): base64 PNGs and the `info` JSON."""
         size = service.check_size(body.width or service.resolution, body.height or service.resolution, "width")
         prompt = service.check_prompt(body.prompt)
@@ -64,6 +66,7 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
             raise ApiError(400, "batch_size and n_iter must be at least 1", "batch_size")
         count = service.check_count(body.batch_size * body.n_iter, "batch_size x n_iter")
         images = await service.draw(prompt, count, service.pick_seed(body.seed), size)
+        response.headers.update(service.warning_headers(prompt))
         info = {"prompt": prompt, "all_prompts": [i.prompt for i in images], "negative_prompt": "",
                 "all_negative_prompts": [""] * count, "seed": images[0].seed, "all_seeds": [i.seed for i in images],
                 "subseed": -1, "all_subseeds": [-1] * count, "width": size[0], "height": size[1],
@@ -109,7 +112,7 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
                        seed: int = Query(0, ge=0, le=MAX_SEED, description="the image's seed")) -> Response:
         """One PNG (prompt, seed and model in its text chunks), for `<img src>` and curl."""
         image = (await service.draw(service.check_prompt(prompt), 1, seed))[0]
-        return Response(image.png, media_type="image/png", headers=IMMUTABLE)
+        return Response(image.png, media_type="image/png", headers={**IMMUTABLE, **service.warning_headers(prompt)})
 
     @app.get("/interpolate", response_class=Response, tags=["images"],
              responses={200: {"content": {"image/png": {}}, "description": "one PNG frame"}})

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from llmimg.data.wording import vocabulary_warning
 from llmimg.pipeline.generate import MAX_SEED, GenerationRequest, Pipeline
 from llmimg.pipeline.interpolate import interpolate_at
 from llmimg.pipeline.png import image_metadata, png_bytes
@@ -68,6 +69,7 @@ class ImageService:
         self.batcher.start()
         for count in (self.config.max_batch_size, 1):  # on the worker thread, outside the queue's bound
             self.batcher.call(partial(self.batcher.draw, ["a large red circle"] * count, list(range(count)))).result()
+        self.warning_headers("a large red circle")  # reads the model's training vocabulary once, now
 
     def stop(self) -> None:
         self.batcher.stop()
@@ -107,6 +109,12 @@ class ImageService:
                                 f"{self.config.max_size} (this model draws {native}x{native}, resampled to the "
                                 "size asked for)", param)
         return width, height
+
+    def warning_headers(self, prompt: str) -> dict[str, str]:
+        """`X-Llmimg-Warning` when the prompt has words the model never read in training (a warning, not an
+        error: the image is still drawn); {} otherwise. ASCII, as a header must be."""
+        warning = vocabulary_warning(prompt, self.pipeline.config.dataset)
+        return {} if warning is None else {"X-Llmimg-Warning": warning.encode("ascii", "backslashreplace").decode()}
 
     @staticmethod
     def pick_seed(seed: int | None) -> int:

@@ -46,6 +46,24 @@ class TextEmbeddings:
     def __len__(self) -> int:
         return len(self.pooled)
 
+    def lengths(self) -> torch.Tensor:
+        """(B,) int: each row's token columns up to its last one read (a True mask; a log-weight above -inf)."""
+        read = self.mask if self.mask.dtype == torch.bool else self.mask > float("-inf")
+        columns = torch.arange(1, read.shape[1] + 1)
+        return (read.cpu() * columns).amax(dim=1)
+
+    def with_length(self, length: int) -> TextEmbeddings:
+        """The same rows with `length` token columns: columns no row reads cut, or unread ones added (zero tokens,
+        masked out: False, or a log-weight of -inf)."""
+        extra = length - self.tokens.shape[1]
+        if extra <= 0:
+            return TextEmbeddings(self.tokens[:, :length], self.mask[:, :length], self.pooled)
+        rows = len(self)
+        unread = torch.full((rows, extra), False if self.mask.dtype == torch.bool else float("-inf"),
+                            dtype=self.mask.dtype, device=self.mask.device)
+        zeros = self.tokens.new_zeros((rows, extra, self.tokens.shape[2]))
+        return TextEmbeddings(torch.cat([self.tokens, zeros], 1), torch.cat([self.mask, unread], 1), self.pooled)
+
     @staticmethod
     def stack(parts: list[tuple[torch.Tensor, torch.Tensor]]) -> TextEmbeddings:
         """Batch per-prompt (tokens (T_i, D), pooled (D,)) pairs, padding to the longest."""

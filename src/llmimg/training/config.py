@@ -35,6 +35,7 @@ class TrainConfig:
     seed: int = 0  # seeds weights, data order and noise
     workers: int = 0  # DataLoader worker processes
     caption_template: str = "a photo of a {class}"  # captions of an ImageFolder dataset
+    caption_column: str | None = None  # metadata's caption column (default: the first of text, caption present)
     caption_variants: int = 0  # shapes: also train on up to this many paraphrases per caption (0 to 4)
     text_encoder: str | None = None  # a local Hugging Face encoder folder (default: the bundled MiniLM)
     log_every: int = 50  # steps between metric lines

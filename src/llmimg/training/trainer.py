@@ -145,7 +145,8 @@ class Trainer:
             model_config = replace(initial.config, family=model_config.family, dataset=dataset_name)
         # the data first: a wrong dataset name should fail before the language model loads
         self.dataset = build_dataset(config.data, model_config.resolution, seed=config.seed,
-                                     template=config.caption_template, caption_variants=config.caption_variants)
+                                     template=config.caption_template, caption_variants=config.caption_variants,
+                                     caption_column=config.caption_column)
         self.text_encoder = TextEncoder.load(config.text_encoder, cache_size=1 << 16)
         if config.precompute_text and not config.dry_run:
             self._attach_text_store()
