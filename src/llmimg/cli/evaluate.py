@@ -35,8 +35,8 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> None:
     import torch
 
-    from llmimg.evaluation.report import summary_table, write_report
     from llmimg.evaluation.config import EvalConfig
+    from llmimg.evaluation.report import summary_table, write_report
     from llmimg.evaluation.suite import Contestant, run_evaluation
     from llmimg.models.registry import build_generator
     from llmimg.pipeline.export import LoadedModel
