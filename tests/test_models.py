@@ -191,3 +191,52 @@ class _Evil:
 
     def __reduce__(self):  # unpickling this would create a folder
         return os.mkdir, (self.marker,)
+
+
+def test_slot_generator_draws_each_object_where_its_slot_stands_over_the_background():
+    """models/slots.py: a slot's alpha starts as a disc around its centre; with the slots made absent the image is
+    the background colour; gradients reach every parameter through a critic."""
+    config = preset("slots-tiny")
+    generator, critic = build_generator(config), build_critic(config)
+    tokens, mask, pooled = _text(2)
+    noise = torch.randn(2, config.noise_dim)
+    images = generator(noise, tokens, mask, pooled)
+    assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
+    critic(images, tokens, mask, pooled).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
+
+    with torch.no_grad():
+        generator.draw[-1].weight.zero_()  # alpha = the disc prior alone; colour = the last layer's bias
+        generator.draw[-1].bias.copy_(torch.tensor([-1.0, -1.0, -1.0, 0.0]))
+        _, centre, presence, background = generator.layout(noise, tokens, mask, pooled)
+        images = generator(noise, tokens, mask, pooled)
+        for row in range(2):
+            for x, y in centre[row].tolist():  # at each centre: nearly the slot's colour (-1), not the background
+                px, py = round((x + 1) / 2 * 31), round((y + 1) / 2 * 31)
+                assert images[row, :, py, px].max() < 0
+        generator.where.bias[2] = -30.0  # presence ~ 0: no object at all
+        generator.where.weight[2] = 0.0
+        blank = generator(noise, tokens, mask, pooled)
+    assert torch.allclose(blank, background[:, :, None, None].expand_as(blank), atol=1e-4)
+
+
+def test_slot_noise_where_moves_objects_but_never_changes_their_look():
+    """slot_noise "where": the noise reaches only the centres and presences; each slot's state (its look) is a
+    function of the words alone, and the slots read the words in order (order_features)."""
+    from llmimg.models.slots import order_features
+
+    config = preset("slots-tiny", slot_noise="where")
+    generator = build_generator(config)
+    tokens, mask, pooled = _text(2)
+    first = generator.layout(torch.randn(2, config.noise_dim), tokens, mask, pooled)
+    second = generator.layout(torch.randn(2, config.noise_dim), tokens, mask, pooled)
+    assert torch.equal(first[0], second[0]) and not torch.allclose(first[1], second[1])
+    mixed = preset("slots-tiny")  # slot_noise "all": the look follows the noise too
+    generator = build_generator(mixed)
+    assert not torch.equal(generator.layout(torch.randn(2, 8), tokens, mask, pooled)[0],
+                           generator.layout(torch.randn(2, 8), tokens, mask, pooled)[0])
+    with pytest.raises(ValueError, match="slot_noise"):
+        preset("slots-tiny", slot_noise="look")
+    weight = torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0, 0.0]])
+    place = order_features(weight)[0, :, 0]
+    assert torch.allclose(place[:4], torch.tensor([0.25, 0.5, 0.75, 1.0]))

@@ -24,6 +24,8 @@ class ModelConfig:
     critic_head_kernel: int = 3  # kernel of the critic's image-and-sentence conv at 4 x 4 (1: 9x fewer FLOPs)
     rgb_shuffle: int = 1  # pixel (un)shuffle between RGB and the top feature map: 2 keeps features at resolution / 2
     position_features: bool = False  # add learned functions of (x, y) to every block's features (CoordConv)
+    slots: int = 0  # > 0: the object-slot generator (models/slots.py) with this many objects, not DF-GAN's
+    slot_noise: str = "all"  # what a slot's noise moves: "all" (place and look), or "where" (place, presence only)
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -32,6 +34,8 @@ class ModelConfig:
         side = self.resolution
         if side < 32 or side > 256 or side & (side - 1):
             raise ValueError(f"resolution must be a power of two from 32 to 256, got {side}")
+        if self.slot_noise not in ("all", "where"):
+            raise ValueError(f"slot_noise must be 'all' or 'where', got {self.slot_noise!r}")
         if self.critic_head_kernel not in (1, 3):
             raise ValueError(f"critic_head_kernel must be 1 or 3, got {self.critic_head_kernel}")
         if self.rgb_shuffle not in (1, 2, 4) or side // self.rgb_shuffle < 16:
@@ -94,4 +98,4 @@ def _is_int(value) -> bool:
 
 
 SIZES = {"noise_dim": (1, 1024), "text_dim": (1, 4096), "cond_dim": (1, 2048), "channels": (1, 1024),
-         "max_channels": (1, 2048), "attention_heads": (1, 64)}  # generous bounds: no sane model is near them
+         "max_channels": (1, 2048), "attention_heads": (1, 64), "slots": (0, 16)}  # generous bounds: no sane model is near them

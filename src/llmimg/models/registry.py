@@ -13,6 +13,7 @@ from torch import nn
 
 from llmimg.models.config import ModelConfig
 from llmimg.models.gan import Discriminator, Generator
+from llmimg.models.slots import SlotGenerator
 from llmimg.models.vae import PosteriorEncoder
 
 
@@ -24,9 +25,14 @@ class Family:
     critic: Callable[[ModelConfig], nn.Module]  # the discriminator (GAN) or the encoder q(z | x, text) (VAE)
 
 
+def drawing_network(config: ModelConfig) -> nn.Module:
+    """The network that draws: DF-GAN's generator, or the object-slot one when the config asks for slots."""
+    return SlotGenerator(config) if config.slots else Generator(config)
+
+
 FAMILIES: dict[str, Family] = {
-    "gan": Family(generator=Generator, critic=Discriminator),
-    "vae": Family(generator=Generator, critic=PosteriorEncoder),  # decoder p(x | z, text), encoder q(z | x, text)
+    "gan": Family(generator=drawing_network, critic=Discriminator),
+    "vae": Family(generator=drawing_network, critic=PosteriorEncoder),  # decoder p(x | z, text), q(z | x, text)
 }
 
 PRESETS: dict[str, ModelConfig] = {
@@ -38,6 +44,9 @@ PRESETS: dict[str, ModelConfig] = {
     # gan2 plus position features in every block of both networks (CoordConv): "where" apart from "what"
     "gan3-64": ModelConfig(family="gan", resolution=64, channels=16, rgb_shuffle=2, noise_dim=32,
                            critic_head_kernel=1, position_features=True),
+    # objects drawn apart in slots and laid over a background (models/slots.py); the critic as gan3-64's
+    "slots-64": ModelConfig(family="gan", resolution=64, channels=16, rgb_shuffle=2, noise_dim=32,
+                            critic_head_kernel=1, position_features=True, slots=2),
     "gan-128": ModelConfig(family="gan", resolution=128, channels=8, attention_resolutions=(8, 16)),
     "gan-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16,
                             noise_dim=8, attention_heads=2),  # for tests
@@ -46,6 +55,9 @@ PRESETS: dict[str, ModelConfig] = {
     "gan3-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16, noise_dim=8,
                              attention_heads=2, rgb_shuffle=2, critic_head_kernel=1,
                              position_features=True),  # for tests
+    "slots-tiny": ModelConfig(family="gan", resolution=32, channels=4, max_channels=16, cond_dim=16, noise_dim=8,
+                              attention_heads=2, rgb_shuffle=2, critic_head_kernel=1, position_features=True,
+                              slots=2),  # for tests
     "vae-32": ModelConfig(family="vae", resolution=32, channels=32, noise_dim=16),
     "vae-64": ModelConfig(family="vae", resolution=64, channels=16, noise_dim=16),
     "vae-tiny": ModelConfig(family="vae", resolution=32, channels=4, max_channels=16, cond_dim=16,
@@ -54,6 +66,10 @@ PRESETS: dict[str, ModelConfig] = {
 # the VAEs of the gan2 networks (the first stage of the training recipes): the same network, the VAE family
 PRESETS.update({f"vae{v}-{size}": replace(PRESETS[f"gan{v}-{size}"], family="vae")
                 for v in ("2", "3") for size in ("64", "tiny")})
+# slots2: the noise only places the objects (and says whether each is there); their look comes from the words
+PRESETS["slots2-64"] = replace(PRESETS["slots-64"], slot_noise="where")
+PRESETS.update({f"{name}-vae-{size}": replace(PRESETS[f"{name}-{size}"], family="vae")
+                for name, size in (("slots", "64"), ("slots", "tiny"), ("slots2", "64"))})
 
 
 def family(name: str) -> Family:
