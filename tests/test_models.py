@@ -208,7 +208,7 @@ def test_slot_generator_draws_each_object_where_its_slot_stands_over_the_backgro
     with torch.no_grad():
         generator.draw[-1].weight.zero_()  # alpha = the disc prior alone; colour = the last layer's bias
         generator.draw[-1].bias.copy_(torch.tensor([-1.0, -1.0, -1.0, 0.0]))
-        _, centre, presence, background = generator.layout(noise, tokens, mask, pooled)
+        _, centre, _, background = generator.layout(noise, tokens, mask, pooled)
         images = generator(noise, tokens, mask, pooled)
         for row in range(2):
             for x, y in centre[row].tolist():  # at each centre: nearly the slot's colour (-1), not the background
