@@ -91,7 +91,9 @@ def test_channels_last_trains_like_the_default_layout(tmp_path):
     images, captions = zip(*(default.dataset[i] for i in range(4)))
     a = default.train_step(torch.stack(images), list(captions))
     b = channels_last.train_step(torch.stack(images), list(captions))
-    assert all(abs(a[k] - b[k]) < 1e-4 for k in a)
+    # the same maths in another memory layout: equal up to the convolutions' summation order (with captions read
+    # from the embedding store a loss differed by just over 1e-4 in CI, so the bound is 1e-3 absolute or relative)
+    assert all(math.isclose(a[k], b[k], rel_tol=1e-3, abs_tol=1e-3) for k in a), (a, b)
 
 
 def test_hard_negatives_replace_that_share_of_mismatched_captions_with_near_misses(tmp_path):
