@@ -272,6 +272,7 @@ class Trainer:
         self.ema.update_parameters(self.generator)
         self.step += 1
         return {name: value.item() for name, value in losses.items()}
+
     def _mismatched(self, everything: list[str]) -> tuple[list[str], list[bool]]:
         """Per row of the global batch, a caption of another scene and whether it really is one. The previous
         row's caption (Reed et al. 2016); with --hard-negatives p, a share p of rows instead get a caption one
