@@ -121,3 +121,18 @@ def test_periodic_tasks_at_zero_run_only_at_the_end():
 
     assert [s for s in range(1, 11) if due(s, 0, 10)] == [10]
     assert [s for s in range(1, 11) if due(s, 4, 10)] == [4, 8, 10]
+
+
+def test_resume_reads_an_older_config_and_refuses_another(tmp_path):
+    """A checkpoint written before a config field existed resumes (the field reads as its default); one written for
+    another network is refused."""
+    import pytest
+
+    trainer = Trainer(_config(tmp_path))
+    state = trainer.state_dict()
+    older = json.loads(state["model_config"])
+    del older["slots"]  # a field added after the checkpoint was written; its default is this run's value
+    trainer.load_state_dict({**state, "model_config": json.dumps(older)}, tmp_path / "old.pt")
+    other = {**json.loads(state["model_config"]), "channels": 2 * trainer.model_config.channels}
+    with pytest.raises(ValueError, match="another model config"):
+        trainer.load_state_dict({**state, "model_config": json.dumps(other)}, tmp_path / "other.pt")

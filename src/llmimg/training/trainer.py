@@ -39,6 +39,7 @@ from llmimg.distributed import (
     local_device,
 )
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
+from llmimg.models.config import ModelConfig
 from llmimg.models.registry import build_critic, build_encoder, build_generator, resolve_preset
 from llmimg.pipeline.export import load_model, save_model
 from llmimg.pipeline.generate import pick_device, sample
@@ -210,7 +211,8 @@ class Trainer:
         }
 
     def load_state_dict(self, state: dict, source: Path) -> None:
-        if state["model_config"] != self.model_config.to_json():
+        # Parsed, not compared as text: a field added since the checkpoint was written reads as its default.
+        if ModelConfig.from_json(state["model_config"]) != self.model_config:
             raise ValueError(f"{source} was made with another model config; use a new --out")
         self.generator.load_state_dict(state["generator"])
         self.critic.load_state_dict(state["critic"])
