@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections import defaultdict
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from safetensors.torch import save_file
 from torch import nn
 from tqdm import tqdm
 
+from llmimg.files import atomic_write
 from llmimg.text.encoder import TextEncoder
 from llmimg.text.prompt import normalise_prompt
 
@@ -110,8 +110,7 @@ def build_store(encoder: TextEncoder, captions: list[str], batch_size: int = 64,
     pooled = torch.stack([encoded[key][1] for key in keys]) if keys else torch.zeros(0, encoder.dim)
     lengths = torch.tensor([0] + [encoded[key][0].shape[0] for key in keys])
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
-    save_file({"tokens": tokens.contiguous(), "pooled": pooled.contiguous(), "offsets": lengths.cumsum(0)},
-              str(temporary), metadata={"encoder": encoder.name, "captions": str(len(keys))})
-    os.replace(temporary, path)
+    with atomic_write(path) as temporary:
+        save_file({"tokens": tokens.contiguous(), "pooled": pooled.contiguous(), "offsets": lengths.cumsum(0)},
+                  str(temporary), metadata={"encoder": encoder.name, "captions": str(len(keys))})
     return EmbeddingStore(path, keys)
