@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from llmimg.pipeline.noise import seeded_noise
-from llmimg.pipeline.pixels import to_uint8
+from llmimg.pixels import to_uint8
 from llmimg.text.prompt import normalise_prompt
 
 MANIFEST = "llmimg.json"
