@@ -18,11 +18,10 @@ from pathlib import Path
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
-from torch import nn
 from tqdm import tqdm
 
 from llmimg.files import atomic_write
-from llmimg.text.encoder import TextEncoder
+from llmimg.text.encoder import TextEncoder, pool_tokens
 from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def encode_batched(encoder: TextEncoder, keys: list[str], batch_size: int = 64, 
             chunk = group[start:start + batch_size]
             ids = torch.tensor([ids for _, ids in chunk])  # (n, T)
             hidden = encoder.model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.float()
-            pooled = nn.functional.normalize(hidden.mean(1), dim=-1)  # (n, D), as TextEncoder._embed_ids
+            pooled = pool_tokens(hidden)  # (n, D): no padding, every token is read
             for row, (key, _) in enumerate(chunk):
                 result[key] = (hidden[row].clone(), pooled[row].clone())
             bar.update(len(chunk))

