@@ -19,7 +19,7 @@ import numpy as np
 
 from llmimg.pipeline.noise import seeded_noise
 from llmimg.pixels import to_uint8
-from llmimg.text.prompt import normalise_prompt
+from llmimg.text.prompt import check_prompt
 
 MANIFEST = "llmimg.json"
 
@@ -72,9 +72,7 @@ class OnnxTextEncoder:
         return [(hidden[row, :length], pool_tokens(hidden[row, :length])) for row, length in enumerate(lengths)]
 
     def __call__(self, prompts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        keys = [normalise_prompt(p) for p in prompts]
-        if not all(keys):
-            raise ValueError("empty prompt: describe the image in words")
+        keys = [check_prompt(p) for p in prompts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
             for key, value in zip(missing, self._encode(missing)):

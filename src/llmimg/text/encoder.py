@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from llmimg.text.prompt import normalise_prompt
+from llmimg.text.prompt import check_prompt, normalise_prompt
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ class TextEncoder:
         return cls(model, tokenizer, name, max_length=int(min(limits)), cache_size=cache_size)
 
     def __call__(self, prompts: list[str]) -> TextEmbeddings:
-        keys = [normalise_prompt(p) for p in prompts]
+        keys = [check_prompt(p) for p in prompts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing and self.store is not None:  # e.g. a dataset's captions, encoded once (text/embedding_cache.py)
             for key in missing:
@@ -153,8 +153,7 @@ class TextEncoder:
         return [self._encode_one(text) for text in texts]
 
     def _encode_one(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        if not text:
-            raise ValueError("empty prompt: describe the image in words")
+        """One normalised, non-empty text (__call__ and words() refuse empty ones)."""
         length = len(self.tokenizer(text, verbose=False)["input_ids"])
         if length > self.max_length:
             log.warning("prompt of %d tokens truncated to the encoder's %d: %r", length, self.max_length,
@@ -169,9 +168,7 @@ class TextEncoder:
 
     def words(self, prompt: str) -> tuple[list[str], list[list[int]]]:
         """The normalised prompt's words and, for each, the positions of its tokens in the encoded sequence."""
-        words = normalise_prompt(prompt).split()
-        if not words:
-            raise ValueError("empty prompt: describe the image in words")
+        words = check_prompt(prompt).split()
         word_ids = self.tokenizer(words, is_split_into_words=True, truncation=True,
                                   max_length=self.max_length).word_ids()
         return words, [[t for t, w in enumerate(word_ids) if w == i] for i in range(len(words))]
