@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from llmimg.data.checker import ATTRIBUTES
+from llmimg.data.shapes_checker import ATTRIBUTES
 from llmimg.evaluation.shapes_alignment import format_table
 from llmimg.evaluation.wording import format_wording_table
 from llmimg.files import atomic_write
