@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from llmimg.data import shapes
-from llmimg.data.checker import detect
+from llmimg.data.shapes_checker import detect
 from llmimg.pipeline.generate import Pipeline
 
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
 from llmimg.data.datasets import build_dataset, collate
+from llmimg.files import atomic_write
 from llmimg.peers.diffusion import (
     DiffusionPeerConfig,
     build_unet,
@@ -80,11 +81,10 @@ def main() -> None:
         extra = {"steps": str(step), "train_minutes": f"{spent / 60:.2f}", "batch_size": str(args.batch_size),
                  "command": "python benchmarks/train_diffusion_peer.py " + " ".join(os.sys.argv[1:])}
         save_peer(args.out / "peer.safetensors", ema.module, config, extra)
-        temporary = state_path.with_suffix(".tmp")
-        torch.save({"unet": unet.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(), "rng": rng.get_state(), "step": step, "spent": spent},
-                   temporary)
-        os.replace(temporary, state_path)
+        with atomic_write(state_path) as temporary:
+            torch.save({"unet": unet.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+                        "schedule": schedule.state_dict(), "rng": rng.get_state(), "step": step, "spent": spent},
+                       temporary)
 
     unet.train()
     last_checkpoint, window_start, window_loss, window_steps = spent, time.perf_counter(), 0.0, 0

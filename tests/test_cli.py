@@ -82,8 +82,8 @@ def _null_config(tmp_path):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["generate", ""], "empty prompt"),
-    (["generate", "   "], "empty prompt"),
+    (["generate", ""], "is empty (after normalising)"),
+    (["generate", "   "], "is empty (after normalising)"),
     (["generate"], "no prompt"),
     (["generate", "a red circle", "--n", "0"], "at least 1"),
     (["generate", "a red circle", "--model", "MISSING"], "model file not found"),

@@ -34,7 +34,7 @@ def test_maps_have_the_image_shape_and_every_word_changes_the_image(pipe, occlud
 
 def test_colour_word_map_falls_on_its_object(pipe):
     """One hand-checked case: the map of a colour word puts most of its mass on that colour's object."""
-    from llmimg.data.checker import detect
+    from llmimg.data.shapes_checker import detect
 
     explanation = pipe.explain("a large red square", seed=0, occlude="tokens")
     (red,) = [d for d in detect(explanation.image) if d.colour == "red"]

@@ -92,7 +92,7 @@ def test_emoji_model_carries_the_twemoji_attribution():
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"prompts": []}, "no prompt"),
-    ({"prompts": ["   "]}, "empty prompt"),
+    ({"prompts": ["   "]}, "is empty \\(after normalising\\)"),
     ({"prompts": ["a red circle"], "n": 0}, "at least 1"),
     ({"prompts": ["a red circle"], "seed": -1}, "seed must be in 0 .. 4294967295"),
     ({"prompts": ["a red circle"], "seed": MAX_SEED + 1}, "seed must be in 0 .. 4294967295"),

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from llmimg.data import shapes
-from llmimg.data.checker import check, check_scene
+from llmimg.data.shapes_checker import check, check_scene
 
 
 @pytest.mark.parametrize("split", shapes.SPLITS)

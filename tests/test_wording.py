@@ -12,8 +12,8 @@ import torch
 
 import llmimg
 from llmimg.data import shapes, wording
-from llmimg.data.checker import check_scene
 from llmimg.data.datasets import ShapesDataset
+from llmimg.data.shapes_checker import check_scene
 from llmimg.evaluation.report import markdown, summary_table
 from llmimg.evaluation.suite import Contestant, EvalConfig, run_evaluation
 from llmimg.evaluation.wording import evaluate_wording, format_wording_table

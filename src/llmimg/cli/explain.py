@@ -30,9 +30,9 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> None:
     from llmimg.pipeline.explain import save_explanation
     from llmimg.pipeline.generate import Pipeline, check_seed
+    from llmimg.text.prompt import check_prompt
 
-    if not args.prompt.strip():
-        raise ValueError("empty prompt: describe the image in words")
+    check_prompt(args.prompt)
     check_seed(args.seed, "--seed")
     pipe = Pipeline.load(args.model, args.text_encoder, args.device)
     explanation = pipe.explain(args.prompt, args.seed, args.occlude)

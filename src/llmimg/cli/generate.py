@@ -53,15 +53,13 @@ def read_prompts(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from llmimg.pipeline.backends import check_backend
     from llmimg.pipeline.generate import GenerationRequest, Pipeline
     from llmimg.pipeline.grid import save_grid
     from llmimg.pipeline.png import file_stem, image_metadata, save_png
     from llmimg.pipeline.sharding import shard_request
 
-    # 1. validate everything before loading or writing anything
+    # 1. validate everything before loading or writing anything (Pipeline.load checks the backend first)
     request = GenerationRequest(read_prompts(args), n=args.n, seed=args.seed, batch_size=args.batch_size)
-    check_backend(args.backend)
     world, mine, first = shard_request(request, args.device)  # the whole request, outside torchrun
     pipe = Pipeline.load(args.model, args.text_encoder, str(world.device), backend=args.backend)
     if world.world.is_main:  # once, under torchrun too

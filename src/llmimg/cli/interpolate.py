@@ -30,10 +30,10 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> None:
     from llmimg.pipeline.generate import Pipeline, check_seed
     from llmimg.pipeline.interpolate import save_gif, save_strip
+    from llmimg.text.prompt import check_prompt
 
     for prompt in (args.prompt_a, args.prompt_b):
-        if not prompt.strip():
-            raise ValueError("empty prompt: describe the image in words")
+        check_prompt(prompt)
     check_seed(args.seed, "--seed")
     if args.seed_b is not None:
         check_seed(args.seed_b, "--seed-b")

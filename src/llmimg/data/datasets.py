@@ -22,6 +22,7 @@ from torchvision.transforms import v2 as transforms
 
 from llmimg.data import shapes, wording
 from llmimg.data.imagefolder import DEFAULT_TEMPLATE, metadata_root, read_metadata, refuse_caption_column
+from llmimg.pixels import from_uint8
 from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ BUILTIN = ("shapes", "fashion", "emoji")
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
     """(H, W, 3) uint8 -> (3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(image).permute(2, 0, 1).float().div(127.5).sub(1.0)
+    return torch.from_numpy(from_uint8(image[None])[0])
 
 
 class ShapesDataset(Dataset):

@@ -15,6 +15,8 @@ import torch
 from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
+from llmimg.pixels import from_uint8
+
 DEFAULT_DIR = Path("/usr/share/datasets/fashion-mnist")
 INSTALL_HINT = "sudo apt-get install dataset-fashion-mnist"
 # class index -> the words a person would use ("T-shirt/top" and "Trouser" are the dataset's own labels)
@@ -70,5 +72,5 @@ class FashionDataset(Dataset):
         return len(self.labels)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
-        image = torch.from_numpy(self.images[index].copy()).float().div(127.5).sub(1)[None]  # (1, 28, 28)
-        return self.resize(image[None])[0].clamp(-1, 1).expand(3, -1, -1).contiguous(), self.captions[index]
+        image = torch.from_numpy(from_uint8(self.images[index][None, :, :, None]))  # (1, 1, 28, 28)
+        return self.resize(image)[0].clamp(-1, 1).expand(3, -1, -1).contiguous(), self.captions[index]

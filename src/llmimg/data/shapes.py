@@ -1,6 +1,6 @@
 """The built-in `shapes` dataset, contract v1 (see docs/SHAPES.md).
 
-Every caption can be checked against its image exactly by reading pixels (`llmimg.data.checker`), so the set
+Every caption can be checked against its image exactly by reading pixels (`llmimg.data.shapes_checker`), so the set
 measures text-image alignment without a learned judge. Scenes hold one or two filled objects on white; captions
 follow a fixed grammar; three (colour, shape) pairs never appear in `train` and make up `test-heldout`.
 """

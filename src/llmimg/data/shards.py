@@ -15,8 +15,8 @@ from __future__ import annotations
 import glob
 import hashlib
 import io
+import itertools
 import logging
-import os
 import tarfile
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +27,7 @@ from torch.utils.data import Dataset
 from tqdm import tqdm
 
 from llmimg.data.datasets import IMAGE_SUFFIXES, image_transform, read_image
+from llmimg.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -139,27 +140,19 @@ def write_shards(samples: Iterable[tuple[str, bytes, str]], out: Path, per_shard
     """
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
-    archive, temporary = None, None
-
-    def add(name: str, data: bytes) -> None:
-        info = tarfile.TarInfo(name)
-        info.size, info.mtime, info.mode = len(data), 0, 0o644
-        archive.addfile(info, io.BytesIO(data))
-
-    def close() -> None:
-        archive.close()
-        os.replace(temporary, written[-1])
-
-    for number, (name, data, caption) in enumerate(tqdm(samples, total=total, desc="pack", dynamic_ncols=True)):
-        if number % per_shard == 0:
-            if archive is not None:
-                close()
-            written.append(out / SHARD_NAME.format(len(written)))
-            temporary = out / f".{written[-1].name}.tmp"
-            archive = tarfile.open(temporary, "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115 (closed in close)
-        extension = Path(name).suffix.lower().replace(".jpeg", ".jpg")
-        add(f"{number:09d}{extension}", data)
-        add(f"{number:09d}.txt", caption.encode("utf-8"))
-    if archive is not None:
-        close()
+    numbered = enumerate(tqdm(samples, total=total, desc="pack", dynamic_ncols=True))
+    while (first := next(numbered, None)) is not None:
+        path = out / SHARD_NAME.format(len(written))
+        with atomic_write(path) as temporary, tarfile.open(temporary, "w", format=tarfile.USTAR_FORMAT) as archive:
+            for number, (name, data, caption) in itertools.chain([first], itertools.islice(numbered, per_shard - 1)):
+                extension = Path(name).suffix.lower().replace(".jpeg", ".jpg")
+                _add(archive, f"{number:09d}{extension}", data)
+                _add(archive, f"{number:09d}.txt", caption.encode("utf-8"))
+        written.append(path)
     return written
+
+
+def _add(archive: tarfile.TarFile, name: str, data: bytes) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = len(data), 0, 0o644
+    archive.addfile(info, io.BytesIO(data))

@@ -19,6 +19,7 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
+from llmimg.pixels import from_uint8
 from llmimg.text.encoder import TextEncoder
 
 JUDGE_RESOLUTION = 64  # images are judged at 64 x 64, whatever the model's resolution
@@ -57,7 +58,7 @@ class ImageTextJudge(nn.Module):
 
 def to_judge_input(images: np.ndarray) -> torch.Tensor:
     """(N, H, W, 3) uint8 -> (N, 3, 64, 64) float in [-1, 1]."""
-    pixels = torch.from_numpy(images).permute(0, 3, 1, 2).float().div(127.5).sub(1)
+    pixels = torch.from_numpy(from_uint8(images))
     if pixels.shape[-1] != JUDGE_RESOLUTION:
         pixels = F.interpolate(pixels, size=JUDGE_RESOLUTION, mode="bilinear", antialias=True, align_corners=False)
     return pixels

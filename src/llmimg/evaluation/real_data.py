@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from llmimg.data import shapes
 from llmimg.data.datasets import BUILTIN, DEFAULT_TEMPLATE, build_dataset
+from llmimg.pixels import to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,7 @@ class FolderSource:
             consumed += 1
             item = self.dataset[index]
             if item is not None:  # unreadable files are skipped (the dataset logs each)
-                images.append(((item[0].permute(1, 2, 0).numpy() + 1) * 127.5).round().clip(0, 255).astype(np.uint8))
+                images.append(to_uint8(item[0].numpy()[None])[0])
                 captions.append(item[1])
         if not images:
             return np.zeros((0, self.resolution, self.resolution, 3), np.uint8), [], consumed

@@ -6,7 +6,6 @@ Every number in report.md is formatted from the same dict that report.json holds
 from __future__ import annotations
 
 import json
-import os
 import textwrap
 from pathlib import Path
 
@@ -16,9 +15,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from llmimg.data.checker import ATTRIBUTES
+from llmimg.data.shapes_checker import ATTRIBUTES
 from llmimg.evaluation.shapes_alignment import format_table
 from llmimg.evaluation.wording import format_wording_table
+from llmimg.files import atomic_write
 
 GALLERY_PROMPTS = 6  # rows in samples.png
 GALLERY_SEEDS = 4  # images per prompt and row kind there
@@ -31,8 +31,10 @@ def write_report(evaluation, out: Path, command: str | None = None) -> None:
     figures = {"fid_kid.png": _plot_fid_kid, "checker.png": _plot_checker, "diversity.png": _plot_diversity}
     drawn = [name for name, plot in figures.items() if plot(result, out / name)]
     _plot_samples(result, gallery, out / "samples.png")
-    _atomic_write(out / "report.json", json.dumps(_finite(result), indent=2, allow_nan=False) + "\n")
-    _atomic_write(out / "report.md", markdown(result, drawn, command))
+    with atomic_write(out / "report.json") as temporary:
+        temporary.write_text(json.dumps(_finite(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    with atomic_write(out / "report.md") as temporary:
+        temporary.write_text(markdown(result, drawn, command), encoding="utf-8")
 
 
 def _finite(value):
@@ -44,12 +46,6 @@ def _finite(value):
     if isinstance(value, list | tuple):
         return [_finite(v) for v in value]
     return value
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def _fmt(value: float | None, scale: float = 1.0, digits: int = 2) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import numpy as np
 
 from llmimg.data import shapes
-from llmimg.data.checker import ATTRIBUTES, CheckResult, check_scene
+from llmimg.data.shapes_checker import ATTRIBUTES, CheckResult, check_scene
 from llmimg.evaluation.real_data import resize
 
 EVAL_SPLITS = ("test-seen", "test-heldout")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from llmimg.evaluation import cache
+from llmimg.evaluation import disk_cache
 from llmimg.evaluation.classifier import build_classifier, class_accuracy, class_of, train_classifier
 from llmimg.evaluation.config import EvalConfig
 from llmimg.evaluation.distances import frechet_distance, kernel_distance, mean_pairwise_distance
@@ -152,7 +152,7 @@ def _real_features(key: str, resolution: int, config: EvalConfig, halves: Halves
     """Inception features of both halves and the per-caption real images, from the cache when present."""
     name = (f"{key}-r{resolution}-n{len(halves.captions)}-seed{config.seed}"
             f"-div{config.diversity_prompts}x{config.diversity_seeds}-{INCEPTION_SHA256[:12]}")
-    stored = cache.load_arrays(name)
+    stored = disk_cache.load_arrays(name)
     if stored is not None:
         log.info("real-image features from the cache (%s)", name)
         return stored
@@ -160,7 +160,7 @@ def _real_features(key: str, resolution: int, config: EvalConfig, halves: Halves
               "second": timer("inception", inception, halves.second, desc="real features (2/3)"),
               "diversity": timer("inception", inception, np.concatenate(per_caption), desc="real features (3/3)"),
               "diversity_counts": np.array([len(images) for images in per_caption])}
-    cache.save_arrays(name, arrays)
+    disk_cache.save_arrays(name, arrays)
     return arrays
 
 
@@ -169,7 +169,7 @@ def _classifier(source, config: EvalConfig, device) -> nn.Module:
     key = (f"{source.key}-classifier-r{JUDGE_RESOLUTION}-steps{config.judge_steps}-pairs{config.judge_pairs}"
            f"-seed{config.seed}")
     classifier = build_classifier(len(source.classes)).to(device)
-    if cache.load_module(key, classifier):
+    if disk_cache.load_module(key, classifier):
         log.info("classifier from the cache (%s)", key)
         return classifier.eval()
     images, captions = source.judge_pairs(config.judge_pairs)
@@ -178,7 +178,7 @@ def _classifier(source, config: EvalConfig, device) -> nn.Module:
     log.info("training the class judge on %d real images (%d steps; cached afterwards)", len(keep), config.judge_steps)
     classifier = train_classifier(images[keep], np.array([labels[i] for i in keep]), len(source.classes),
                                   config.judge_steps, seed=config.seed, device=device)
-    cache.save_module(key, classifier)
+    disk_cache.save_module(key, classifier)
     return classifier
 
 
@@ -187,12 +187,12 @@ def _judge(source, config: EvalConfig, text_encoder: TextEncoder, device) -> Ima
     key = (f"{source.key}-{text_encoder.name}-r{JUDGE_RESOLUTION}-steps{config.judge_steps}"
            f"-pairs{config.judge_pairs}-seed{config.seed}")
     judge = ImageTextJudge(text_encoder.dim).to(device)
-    if cache.load_module(key, judge):
+    if disk_cache.load_module(key, judge):
         log.info("judge from the cache (%s)", key)
         return judge.eval()
     images, captions = source.judge_pairs(config.judge_pairs)
     log.info("training the R-precision judge on %d real pairs (%d steps; cached afterwards)", len(images),
              config.judge_steps)
     judge = train_judge(images, captions, text_encoder, config.judge_steps, seed=config.seed, device=device)
-    cache.save_module(key, judge)
+    disk_cache.save_module(key, judge)
     return judge

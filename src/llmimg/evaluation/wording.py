@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 
 from llmimg.data import shapes
-from llmimg.data.checker import check_scene
+from llmimg.data.shapes_checker import check_scene
 from llmimg.data.wording import heldout_wording_set
 from llmimg.evaluation.real_data import resize
 from llmimg.evaluation.shapes_alignment import GROUPS, Draw

@@ -85,8 +85,8 @@ def onnx_folder(model: LoadedModel, text_encoder: TextEncoder) -> Path:
 
 def prepare_backend(model: LoadedModel, text_encoder: TextEncoder, backend: str,
                     device: torch.device) -> tuple[nn.Module, TextEncoder]:
-    """(the generator to run, the text encoder to use) for a backend; eager returns them unchanged."""
-    check_backend(backend)
+    """(the generator to run, the text encoder to use) for a backend; eager returns them unchanged. `backend` is
+    one check_backend accepted: Pipeline.load checks it before loading anything."""
     generator = model.generator
     if backend == "eager":
         return generator, text_encoder

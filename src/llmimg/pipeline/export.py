@@ -6,7 +6,6 @@ Loading never unpickles: safetensors holds tensors only, the config is JSON, and
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from llmimg import __version__
+from llmimg.files import atomic_write
 from llmimg.models.config import ModelConfig
 from llmimg.models.registry import build_generator
 
@@ -40,12 +40,8 @@ def save_model(path: str | Path, generator: nn.Module, config: ModelConfig, extr
     path.parent.mkdir(parents=True, exist_ok=True)
     tensors = {k: v.detach().float().contiguous().cpu() for k, v in generator.state_dict().items()}
     metadata = {"format": FORMAT, "config": config.to_json(), "llmimg_version": __version__, **(extra or {})}
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
+    with atomic_write(path) as temporary:
         save_file(tensors, str(temporary), metadata=metadata)
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 def file_sha256(path: str | Path) -> str:

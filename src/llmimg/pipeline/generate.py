@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 from torch import nn
 
+from llmimg import pixels
 from llmimg.models.config import ModelConfig
-from llmimg.pipeline import pixels
 from llmimg.pipeline.export import LoadedModel, ModelFileError, load_model
 from llmimg.pipeline.request import MAX_SEED, GenerationRequest, check_seed, next_seed  # noqa: F401 (re-exported)
 from llmimg.text.encoder import TextEmbeddings, TextEncoder

@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from llmimg.pipeline.noise import seeded_noise
-from llmimg.pipeline.pixels import to_uint8
-from llmimg.text.prompt import normalise_prompt
+from llmimg.pixels import to_uint8
+from llmimg.text.prompt import check_prompt
 
 MANIFEST = "llmimg.json"
 
@@ -35,6 +35,13 @@ def _session(path: Path, threads: int | None):
     if threads:
         options.intra_op_num_threads = threads
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def pool_tokens(tokens: np.ndarray) -> np.ndarray:
+    """(T, D) tokens one prompt reads -> (D,) their mean, L2-normalised: the NumPy twin of
+    llmimg.text.encoder.pool_tokens, written again because this runtime must run without torch."""
+    pooled = tokens.mean(0)
+    return pooled / max(float(np.linalg.norm(pooled)), 1e-12)
 
 
 class OnnxTextEncoder:
@@ -62,17 +69,10 @@ class OnnxTextEncoder:
         if "token_type_ids" in {i.name for i in self.session.get_inputs()}:
             feeds["token_type_ids"] = np.zeros_like(ids)
         hidden = self.session.run(None, feeds)[0].astype(np.float32)  # (B, T, D)
-        rows = []
-        for row, length in enumerate(lengths):
-            tokens = hidden[row, :length]
-            pooled = tokens.mean(0)
-            rows.append((tokens, pooled / max(float(np.linalg.norm(pooled)), 1e-12)))
-        return rows
+        return [(hidden[row, :length], pool_tokens(hidden[row, :length])) for row, length in enumerate(lengths)]
 
     def __call__(self, prompts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        keys = [normalise_prompt(p) for p in prompts]
-        if not all(keys):
-            raise ValueError("empty prompt: describe the image in words")
+        keys = [check_prompt(p) for p in prompts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing:
             for key, value in zip(missing, self._encode(missing)):

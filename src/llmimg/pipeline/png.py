@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from llmimg import __version__
+from llmimg.files import atomic_write
 
 
 def image_metadata(prompt: str, seed: int, model_name: str, model_sha256: str, settings: dict) -> dict[str, str]:
@@ -55,9 +55,8 @@ def save_png(image: np.ndarray, metadata: dict[str, str], path: str | Path) -> N
     """Write atomically (temporary name, then rename), so a crash never leaves half a file behind."""
     path = Path(path)
     picture = encode_png(image, metadata)
-    temporary = path.with_name(f".{path.name}.tmp")
-    picture.save(temporary, format="PNG", pnginfo=picture.info["pnginfo"])
-    os.replace(temporary, path)
+    with atomic_write(path) as temporary:
+        picture.save(temporary, format="PNG", pnginfo=picture.info["pnginfo"])
 
 
 def file_stem(index: int, prompt: str, seed: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmimg.text.prompt import normalise_prompt
+from llmimg.text.prompt import check_prompt
 
 MAX_SEED = 2**32 - 1  # seeds are 0 .. 2**32 - 1 everywhere (CLI, Python, HTTP), as in the SD web UI
 
@@ -26,8 +26,7 @@ class GenerationRequest:
         if not self.prompts:
             raise ValueError("no prompt given: describe the image in words")
         for prompt in self.prompts:
-            if not isinstance(prompt, str) or not normalise_prompt(prompt):
-                raise ValueError(f"empty prompt {prompt!r}: describe the image in words")
+            check_prompt(prompt, f"prompt {prompt!r}")
         check_seed(self.seed)
         if self.n < 1:
             raise ValueError(f"n (images per prompt) must be at least 1, got {self.n}")

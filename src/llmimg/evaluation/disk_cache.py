@@ -6,19 +6,12 @@ never read; writes are atomic, so an interrupted run leaves no half-written file
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from llmimg.cache import cache_dir
-
-
-def _atomic(path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+from llmimg.files import atomic_write
 
 
 def load_arrays(key: str) -> dict[str, np.ndarray] | None:
@@ -34,10 +27,9 @@ def load_arrays(key: str) -> dict[str, np.ndarray] | None:
 
 def save_arrays(key: str, arrays: dict[str, np.ndarray]) -> None:
     path = cache_dir() / "features" / f"{key}.npz"
-    temporary = _atomic(path)
-    with open(temporary, "wb") as handle:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as temporary, open(temporary, "wb") as handle:
         np.savez(handle, **arrays)
-    os.replace(temporary, path)
 
 
 def load_module(key: str, module: nn.Module) -> bool:
@@ -54,6 +46,6 @@ def load_module(key: str, module: nn.Module) -> bool:
 
 def save_module(key: str, module: nn.Module) -> None:
     path = cache_dir() / "judges" / f"{key}.safetensors"
-    temporary = _atomic(path)
-    save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(temporary))
-    os.replace(temporary, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as temporary:
+        save_file({k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}, str(temporary))
