@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PROMPTS := "a large red circle" "a small blue square" "a large purple triangle" \
 	"a small yellow circle to the left of a large cyan triangle" "a large green square above a small red circle"
 
-.PHONY: demo test lint install clean
+.PHONY: demo test test-fast lint install clean
 
 $(BIN)/llmimg: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ demo: install
 
 test: install
 	$(BIN)/python -m pytest -q
+
+test-fast: install  # the one-change loop: everything but the tests marked slow
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
+from llmimg.model_file import load_model, save_model
 from llmimg.models.registry import build_critic, build_generator
-from llmimg.pipeline.export import load_model, save_model
 from llmimg.training.checkpoints import resolve_resume
 
 

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel
 
-from llmimg.data.datasets import build_dataset, collate
+from llmimg.data.datasets import collate
+from llmimg.data.registry import build_dataset
 from llmimg.files import atomic_write
 from llmimg.peers.diffusion import (
     DiffusionPeerConfig,

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from llmimg.model_file import save_model
 from llmimg.models.registry import build_generator, preset
-from llmimg.pipeline.export import save_model
 from llmimg.text.encoder import TextEncoder
 
 

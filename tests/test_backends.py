@@ -10,8 +10,9 @@ import torch
 
 from llmimg.cli.main import main
 from llmimg.pipeline.backends import BACKENDS
-from llmimg.pipeline.generate import GenerationRequest, Pipeline
+from llmimg.pipeline.generate import Pipeline
 from llmimg.pipeline.noise import torch_randn
+from llmimg.pipeline.request import GenerationRequest
 
 PROMPTS = ["a large red circle", "a small blue square above a large yellow triangle", "a small green triangle",
            "a large cyan square to the left of a small purple circle"]
@@ -30,7 +31,8 @@ def test_numpy_noise_matches_torch(seed, count):
     np.testing.assert_allclose(torch_randn(seed, count), expected, rtol=0, atol=2e-6)
 
 
-@pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "eager"])
+@pytest.mark.parametrize("backend", [pytest.param(b, marks=[pytest.mark.slow] if b != "bf16" else [])
+                                     for b in BACKENDS if b != "eager"])
 def test_backend_agrees_with_eager(backend, text_encoder, reference):
     images = Pipeline.load("shapes", text_encoder, device="cpu", backend=backend).generate(REQUEST)
     assert images.shape == reference.shape and images.dtype == np.uint8
@@ -61,6 +63,7 @@ assert not any(m.split(".")[0] == "torch" for m in sys.modules), "torch was impo
 """
 
 
+@pytest.mark.slow
 def test_onnx_path_runs_without_torch(onnx_folder, reference, tmp_path):
     prompts, seeds = REQUEST.expanded
     out = tmp_path / "images.npy"
@@ -73,6 +76,7 @@ def test_onnx_path_runs_without_torch(onnx_folder, reference, tmp_path):
     assert manifest["config"]["noise_dim"] > 0 and (onnx_folder / "text_encoder.int8.onnx").is_file()
 
 
+@pytest.mark.slow
 def test_bench_runs_on_a_tiny_config(tiny_model_path, tmp_path):
     from llmimg.peers.diffusion import DiffusionPeerConfig, build_unet, save_peer
 

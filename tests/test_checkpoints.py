@@ -60,6 +60,7 @@ def test_resume_auto_takes_the_newest_readable_checkpoint_and_keeps_the_last_k(t
         resolve_resume(tmp_path, str(tmp_path / "missing.pt"))
 
 
+@pytest.mark.slow
 def test_sigkill_then_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path):
     steps = 24
     process = _start(tmp_path / "killed", steps)
@@ -87,7 +88,8 @@ def test_sigkill_then_resume_ends_bit_identical_to_an_uninterrupted_run(tmp_path
     assert all(torch.equal(exported[0][name], exported[1][name]) for name in exported[0])
 
 
-def test_sigterm_finishes_the_step_writes_a_checkpoint_and_exits_0(tmp_path):
+@pytest.mark.slow
+def test_sigterm_finishes_the_step_writes_a_checkpoint_and_exits_0(tmp_path, text_encoder):
     steps = 100_000
     process = _start(tmp_path / "run", steps)
     _wait_for(tmp_path / "run" / "checkpoints" / "step_00000004.pt", process)
@@ -101,7 +103,7 @@ def test_sigterm_finishes_the_step_writes_a_checkpoint_and_exits_0(tmp_path):
     # and the stopped run continues where it left off
     config = TrainConfig(out=str(tmp_path / "run"), model="gan-tiny", steps=last_step + 2, batch_size=4,
                          eval_n=0, sample_every=1000, resume="auto", device="cpu")
-    train(config)
+    train(config, text_encoder)
     assert list_checkpoints(tmp_path / "run")[0][0] == last_step + 2
 
 

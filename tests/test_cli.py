@@ -189,6 +189,7 @@ def test_verbose_before_or_after_the_command(argv, verbose):
     assert build_parser().parse_args(argv).verbose is verbose
 
 
+@pytest.mark.slow
 def test_export_keeps_the_libraries_logs_quiet_without_verbose(tmp_path, tiny_model_path):
     result = subprocess.run([sys.executable, "-m", "llmimg", "export", "--model", str(tiny_model_path),
                              "--out", str(tmp_path / "onnx")], capture_output=True, text=True, check=False)

@@ -9,7 +9,8 @@ import pytest
 import torch
 from PIL import Image
 
-from llmimg.data.datasets import ShapesDataset, build_dataset, collate
+from llmimg.data.datasets import ShapesDataset, collate
+from llmimg.data.registry import build_dataset
 
 
 def _write_image(path, colour=(255, 0, 0), size=(40, 30), mode="RGB"):

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from llmimg.cli.main import main
-from llmimg.data.datasets import build_dataset
+from llmimg.data.registry import build_dataset
 from llmimg.data.shards import TarShards
 from llmimg.training.config import TrainConfig
 from llmimg.training.trainer import train
@@ -97,11 +97,11 @@ def test_pack_round_trips_the_usable_samples(dirty_folder, tmp_path):
     assert (again / "shard-000001.tar").read_bytes() == (shards / "shard-000001.tar").read_bytes()  # reproducible
 
 
-def test_training_on_a_dirty_folder_and_its_shards_skips_counts_and_logs_once(dirty_folder, tmp_path, caplog):
+def test_training_on_a_dirty_folder_and_its_shards_skips_counts_and_logs_once(dirty_folder, tmp_path, caplog, text_encoder):
     config = TrainConfig(out=str(tmp_path / "run"), data=str(dirty_folder), model="gan-tiny", steps=6, batch_size=4,
                          log_every=3, sample_every=1000, checkpoint_every=1000, eval_n=0, device="cpu")
     with caplog.at_level(logging.WARNING):
-        train(config)
+        train(config, text_encoder)
     records = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()]
     assert records[-1]["step"] == 6 and records[-1]["skipped_images"] > 0
     warnings = [r.getMessage() for r in caplog.records if "skipping unreadable image" in r.getMessage()]
@@ -109,7 +109,7 @@ def test_training_on_a_dirty_folder_and_its_shards_skips_counts_and_logs_once(di
 
     shards = tmp_path / "shards"
     main(["data", "pack", str(dirty_folder), "--out", str(shards)])
-    train(TrainConfig(**{**config.__dict__, "data": str(shards), "out": str(tmp_path / "run2")}))
+    train(TrainConfig(**{**config.__dict__, "data": str(shards), "out": str(tmp_path / "run2")}), text_encoder)
     assert (tmp_path / "run2" / "model.safetensors").is_file()
 
 

@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 
+import pytest
 import torch
 
 from llmimg.cli.main import main
@@ -34,7 +35,8 @@ def test_each_rank_takes_its_slice_of_the_global_batch():
     assert shard_bounds(1, World(1, 2)) == (1, 1)
 
 
-def test_two_gloo_processes_stay_in_sync_and_match_one_process(tmp_path):
+@pytest.mark.slow
+def test_two_gloo_processes_stay_in_sync_and_match_one_process(tmp_path, text_encoder):
     _torchrun("train", "--out", str(tmp_path / "two"), *TRAIN)
     records = [json.loads(line) for line in (tmp_path / "two" / "metrics.jsonl").read_text().splitlines()]
     sync = [r for r in records if "ranks_in_sync" in r]
@@ -42,8 +44,9 @@ def test_two_gloo_processes_stay_in_sync_and_match_one_process(tmp_path):
 
     config = TrainConfig(out=str(tmp_path / "one"), model="gan-tiny", steps=8, batch_size=4, log_every=4, eval_n=0,
                          sample_every=1000, checkpoint_every=8, device="cpu")
-    train(config)
-    initial = Trainer(TrainConfig(out=str(tmp_path / "x"), model="gan-tiny", device="cpu", precompute_text=False))
+    train(config, text_encoder)
+    initial = Trainer(TrainConfig(out=str(tmp_path / "x"), model="gan-tiny", device="cpu", precompute_text=False),
+                      text_encoder)
     one = torch.load(tmp_path / "one" / "checkpoints" / "step_00000008.pt", weights_only=True)
     two = torch.load(tmp_path / "two" / "checkpoints" / "step_00000008.pt", weights_only=True)
     for net, start in (("generator", initial.generator), ("critic", initial.critic)):
@@ -58,6 +61,7 @@ def test_two_gloo_processes_stay_in_sync_and_match_one_process(tmp_path):
         assert abs(a["critic"] - b["critic"]) < 1e-3 and abs(a["generator"] - b["generator"]) < 1e-3
 
 
+@pytest.mark.slow
 def test_two_processes_write_the_files_one_process_writes(tmp_path, tiny_model_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a large red circle\na small blue square\na large green triangle\n")

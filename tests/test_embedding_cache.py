@@ -39,7 +39,7 @@ def test_store_is_written_once_and_read_back(text_encoder, monkeypatch):
     assert torch.equal(tokens, expected[0]) and torch.equal(pooled, expected[1]) and again.get("unknown") is None
 
 
-def test_second_run_never_runs_the_language_model(tmp_path, monkeypatch):
+def test_second_run_never_runs_the_language_model(tmp_path, monkeypatch, text_encoder):
     for name in ("red_circle", "blue_square"):
         (tmp_path / "data" / name).mkdir(parents=True)
         for i in range(3):
@@ -48,7 +48,7 @@ def test_second_run_never_runs_the_language_model(tmp_path, monkeypatch):
     config = TrainConfig(data=str(tmp_path / "data"), out=str(tmp_path / "run"), model="gan-tiny", steps=2,
                          batch_size=2, eval_n=0, sample_every=1000, checkpoint_every=1000, device="cpu",
                          caption_template="a photo of a new {class}")
-    train(config)
+    train(config, text_encoder)
     monkeypatch.setattr(TextEncoder, "_encode", lambda self, texts: pytest.fail(f"language model ran on {texts}"))
-    train(TrainConfig(**{**config.__dict__, "out": str(tmp_path / "run2")}))
+    train(TrainConfig(**{**config.__dict__, "out": str(tmp_path / "run2")}), text_encoder)
     assert (tmp_path / "run2" / "model.safetensors").is_file()

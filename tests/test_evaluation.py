@@ -62,12 +62,14 @@ def test_kernel_distance_matches_the_unbiased_mmd():
     assert mean == pytest.approx(expected, rel=1e-6) and std == pytest.approx(0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_fid_of_a_set_against_itself_is_zero(reference_features):
     features = reference_features
     assert features.shape == (48, 2048) and np.isfinite(features).all()
     assert abs(frechet_distance(features, features)) < 1e-2
 
 
+@pytest.mark.slow
 def test_fid_and_kid_order_close_far_and_farther_sets(inception, reference_features):
     close = shapes.generate("test-seen", 48, seed=1)[0]  # same distribution, other images
     rng = np.random.default_rng(0)
@@ -86,6 +88,7 @@ def test_diversity_is_zero_for_a_collapsed_set():
     assert mean_pairwise_distance(rng.normal(size=(5, 8))) > 0
 
 
+@pytest.mark.slow
 def test_suite_rows_separate_a_perfect_model_from_a_collapsed_one(text_encoder):
     source = real_source("shapes", 64, seed=0)
 
@@ -103,6 +106,7 @@ def test_suite_rows_separate_a_perfect_model_from_a_collapsed_one(text_encoder):
     assert json.dumps(result)  # JSON-ready
 
 
+@pytest.mark.slow
 def test_judge_learns_shapes_captions_well_above_chance(text_encoder):
     images, captions = shapes.generate("train", 600, seed=0, two_object_share=0.0)  # 48 one-object captions
     judge = train_judge(images, captions, text_encoder, steps=150, batch_size=64)
@@ -131,6 +135,7 @@ def test_folder_halves_and_judge_pairs_are_disjoint(tmp_path):
     assert len(pairs) + 2 * n <= 90  # the broken file is skipped, never returned
 
 
+@pytest.mark.slow
 def test_class_judge_names_fashion_classes():
     from llmimg.data import fashion
     from llmimg.evaluation.classifier import class_accuracy, class_of, train_classifier

@@ -7,9 +7,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from llmimg.model_file import ModelFileError, load_model, read_metadata, save_model
 from llmimg.models.config import ModelConfig
 from llmimg.models.registry import build_critic, build_generator, preset
-from llmimg.pipeline.export import ModelFileError, load_model, read_metadata, save_model
 
 
 def _text(batch: int, length: int = 7, dim: int = 384):
@@ -163,7 +163,7 @@ def _config_with(**changes) -> str:
 ])
 def test_hostile_configs_are_refused_in_one_line_before_building(tmp_path, monkeypatch, config_text, message):
     path = _hostile(tmp_path, config_text)
-    monkeypatch.setattr("llmimg.pipeline.export.build_generator", lambda config: pytest.fail("built a generator"))
+    monkeypatch.setattr("llmimg.model_file.build_generator", lambda config: pytest.fail("built a generator"))
     with pytest.raises(ModelFileError, match=message) as error:
         load_model(path)
     assert len(str(error.value).splitlines()) == 1

@@ -8,9 +8,10 @@ import torch
 from PIL import Image
 
 from llmimg import Pipeline
-from llmimg.pipeline.generate import MAX_SEED, GenerationRequest, forward_embeddings, seeded_noise
-from llmimg.pipeline.grid import save_grid
+from llmimg.grid import save_grid
 from llmimg.pipeline.png import image_metadata, save_png
+from llmimg.pipeline.request import MAX_SEED, GenerationRequest
+from llmimg.pipeline.sampling import forward_embeddings, seeded_noise
 
 PROMPTS = ["a large red circle", "a small blue square to the left of a large yellow triangle", "a cyan square"]
 
@@ -84,8 +85,7 @@ def test_bundled_models_load_by_name(name, family):
 
 
 def test_emoji_model_carries_the_twemoji_attribution():
-    from llmimg.pipeline.export import read_metadata
-    from llmimg.pipeline.generate import resolve_model_path
+    from llmimg.model_file import read_metadata, resolve_model_path
 
     assert "CC-BY 4.0" in read_metadata(resolve_model_path("emoji"))["data_attribution"]
 

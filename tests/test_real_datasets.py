@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from llmimg.data import fashion
-from llmimg.data.datasets import build_dataset
 from llmimg.data.emoji import ATTRIBUTION, name_of
+from llmimg.data.registry import build_dataset
 
 
 def test_fashion_counts_captions_and_range():

@@ -7,23 +7,24 @@ import pytest
 import torch
 
 from llmimg.cli.main import main
-from llmimg.pipeline.export import load_model
+from llmimg.model_file import load_model
 from llmimg.training.recipes import RECIPES, stages
 from llmimg.training.trainer import Trainer, train
 
 
 @pytest.mark.parametrize("name", sorted(RECIPES))
-def test_each_recipe_runs_one_step_of_each_stage_on_a_tiny_preset(tmp_path, name, caplog):
+def test_each_recipe_runs_one_step_of_each_stage_on_a_tiny_preset(tmp_path, name, caplog, text_encoder):
     vae, gan = stages(name, tmp_path, model="gan3-tiny", batch_size=4, dry_run=True)
     assert (vae.model, gan.model) == ("vae3-tiny", "gan3-tiny")
     assert (RECIPES[name].vae.model, RECIPES[name].gan.model) == ("vae3-64", "gan3-64")
     with caplog.at_level("INFO"):
-        assert train(vae) is None
-        assert train(gan) is None
+        assert train(vae, text_encoder) is None
+        assert train(gan, text_encoder) is None
     assert caplog.text.count("dry run: one step") == 2
     assert "reconstruction" in caplog.text.split("dry run: one step")[-1]  # the GAN keeps the VAE's term
 
 
+@pytest.mark.slow
 def test_flags_beside_a_recipe_override_it_and_the_gan_starts_from_the_vae(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--recipe", "shapes", "--model", "gan2-tiny", "--steps", "2", "--vae-steps", "3",
@@ -36,11 +37,11 @@ def test_flags_beside_a_recipe_override_it_and_the_gan_starts_from_the_vae(tmp_p
     assert load_model(out / "model.safetensors").config.family == "gan"
 
 
-def test_gan_stage_starts_from_the_vae_encoder(tmp_path):
+def test_gan_stage_starts_from_the_vae_encoder(tmp_path, text_encoder):
     vae, gan = stages("shapes", tmp_path, 1, model="gan2-tiny", steps=1, batch_size=4, eval_n=2)
-    train(vae)
+    train(vae, text_encoder)
     vae_state = torch.load(next((tmp_path / "vae" / "checkpoints").iterdir()), weights_only=True)
-    trainer = Trainer(gan)
+    trainer = Trainer(gan, text_encoder)
     for name, value in trainer.encoder.state_dict().items():
         assert torch.equal(value, vae_state["critic"][name])
 

@@ -23,7 +23,8 @@ import pytest
 import webuiapi
 from PIL import Image
 
-from llmimg.pipeline.generate import MAX_SEED, Pipeline
+from llmimg.pipeline.generate import Pipeline
+from llmimg.pipeline.request import MAX_SEED
 from llmimg.serve.app import create_app
 from llmimg.serve.background import running
 from llmimg.serve.batcher import Batcher, QueueFull
@@ -351,6 +352,7 @@ def test_batcher_hands_a_failure_to_every_request():
         batcher.stop()
 
 
+@pytest.mark.slow
 def test_cli_serve_loads_warms_and_answers(tiny_model_path, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

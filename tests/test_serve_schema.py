@@ -5,6 +5,7 @@ valid requests (positive mode) and requests that break the schema (negative mode
 4xx in the JSON error layout, with a message.
 """
 
+import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
@@ -25,6 +26,7 @@ def errors_are_explained(ctx, response, case):
         assert isinstance(message, str) and message, f"{response.status_code} without a message"
 
 
+@pytest.mark.slow
 def test_no_input_causes_a_server_error(tiny_model_path, text_encoder):
     pipeline = Pipeline.load(tiny_model_path, text_encoder, device="cpu")
     with running(create_app(pipeline, ServerConfig(max_wait_ms=0))) as url:

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from llmimg.pipeline.export import load_model
+from llmimg.model_file import load_model
 from llmimg.training.config import TrainConfig
 from llmimg.training.trainer import Trainer, train
 
@@ -16,8 +16,8 @@ def _config(tmp_path, **overrides):
     return TrainConfig(**{**values, **overrides})
 
 
-def test_one_step_gives_finite_losses_and_changes_weights(tmp_path):
-    trainer = Trainer(_config(tmp_path))
+def test_one_step_gives_finite_losses_and_changes_weights(tmp_path, text_encoder):
+    trainer = Trainer(_config(tmp_path), text_encoder)
     before_g = [p.detach().clone() for p in trainer.generator.parameters()]
     before_d = [p.detach().clone() for p in trainer.critic.parameters()]
     images, captions = zip(*(trainer.dataset[i] for i in range(4)))
@@ -28,10 +28,10 @@ def test_one_step_gives_finite_losses_and_changes_weights(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(before_d, trainer.critic.parameters()))
 
 
-def test_reconstruction_term_trains_an_encoder_whose_gradients_reach_it(tmp_path):
-    trainer = Trainer(_config(tmp_path, reconstruction_weight=10.0))
+def test_reconstruction_term_trains_an_encoder_whose_gradients_reach_it(tmp_path, text_encoder):
+    trainer = Trainer(_config(tmp_path, reconstruction_weight=10.0), text_encoder)
     assert trainer.encoder is not None
-    assert Trainer(_config(tmp_path)).encoder is None  # the plain GAN has none
+    assert Trainer(_config(tmp_path), text_encoder).encoder is None  # the plain GAN has none
     before = [p.detach().clone() for p in trainer.encoder.parameters()]
     images, captions = zip(*(trainer.dataset[i] for i in range(4)))
     losses = trainer.train_step(torch.stack(images), list(captions))
@@ -42,11 +42,11 @@ def test_reconstruction_term_trains_an_encoder_whose_gradients_reach_it(tmp_path
     assert any(not torch.equal(a, b) for a, b in zip(before, trainer.encoder.parameters()))
 
 
-def test_reconstruction_rows_use_the_posterior_and_prior_rows_the_noise(tmp_path):
+def test_reconstruction_rows_use_the_posterior_and_prior_rows_the_noise(tmp_path, text_encoder):
     """The first half of the batch decodes the encoder's latent, the rest the noise as given."""
     from llmimg.training.objectives import StepInputs, reconstructed_rows
 
-    trainer = Trainer(_config(tmp_path, reconstruction_weight=1.0))
+    trainer = Trainer(_config(tmp_path, reconstruction_weight=1.0), text_encoder)
     objective = trainer.objective
     images, captions = zip(*(trainer.dataset[i] for i in range(4)))
     text = trainer.text_encoder(list(captions))
@@ -61,8 +61,8 @@ def test_reconstruction_rows_use_the_posterior_and_prior_rows_the_noise(tmp_path
     assert torch.allclose(elbo["reconstruction"], expected, rtol=1e-4)
 
 
-def test_short_run_writes_metrics_samples_and_resumes(tmp_path):
-    path = train(_config(tmp_path))
+def test_short_run_writes_metrics_samples_and_resumes(tmp_path, text_encoder):
+    path = train(_config(tmp_path), text_encoder)
     run = tmp_path / "run"
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert [r["step"] for r in records if "generator" in r] == [2, 4]
@@ -70,7 +70,7 @@ def test_short_run_writes_metrics_samples_and_resumes(tmp_path):
     assert (run / "samples" / "step_000004.png").is_file()
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000002.pt", "step_00000004.pt"]
     assert load_model(path).config.family == "gan"
-    train(_config(tmp_path, steps=6, resume="auto", keep_checkpoints=2))
+    train(_config(tmp_path, steps=6, resume="auto", keep_checkpoints=2), text_encoder)
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_00000004.pt", "step_00000006.pt"]
     state = torch.load(run / "checkpoints" / "step_00000006.pt", weights_only=True)
     assert state["step"] == 6
@@ -80,14 +80,14 @@ def test_short_run_writes_metrics_samples_and_resumes(tmp_path):
     assert state["wall_s"] >= walls[-1] - 0.1
 
 
-def test_dry_run_writes_nothing(tmp_path):
-    assert train(_config(tmp_path, dry_run=True)) is None
+def test_dry_run_writes_nothing(tmp_path, text_encoder):
+    assert train(_config(tmp_path, dry_run=True), text_encoder) is None
     assert not (tmp_path / "run").exists()
 
 
-def test_channels_last_trains_like_the_default_layout(tmp_path):
-    default = Trainer(_config(tmp_path))
-    channels_last = Trainer(_config(tmp_path, channels_last=True))
+def test_channels_last_trains_like_the_default_layout(tmp_path, text_encoder):
+    default = Trainer(_config(tmp_path), text_encoder)
+    channels_last = Trainer(_config(tmp_path, channels_last=True), text_encoder)
     images, captions = zip(*(default.dataset[i] for i in range(4)))
     a = default.train_step(torch.stack(images), list(captions))
     b = channels_last.train_step(torch.stack(images), list(captions))
@@ -96,12 +96,12 @@ def test_channels_last_trains_like_the_default_layout(tmp_path):
     assert all(math.isclose(a[k], b[k], rel_tol=1e-3, abs_tol=1e-3) for k in a), (a, b)
 
 
-def test_hard_negatives_replace_that_share_of_mismatched_captions_with_near_misses(tmp_path):
+def test_hard_negatives_replace_that_share_of_mismatched_captions_with_near_misses(tmp_path, text_encoder):
     """--hard-negatives p: about a share p of rows get a caption one binding away from their own (never a wording
     of their own scene), the same for the same step (resume, processes); p = 0 keeps the previous row's caption."""
     from llmimg.data import shapes
 
-    trainer = Trainer(_config(tmp_path, hard_negatives=0.5, caption_variants=4, precompute_text=False))
+    trainer = Trainer(_config(tmp_path, hard_negatives=0.5, caption_variants=4, precompute_text=False), text_encoder)
     captions = [trainer.dataset[i][1] for i in range(64)]
     mismatched, valid = trainer._mismatched(captions)
     assert all(valid) and mismatched == trainer._mismatched(captions)[0]
@@ -123,12 +123,12 @@ def test_periodic_tasks_at_zero_run_only_at_the_end():
     assert [s for s in range(1, 11) if due(s, 4, 10)] == [4, 8, 10]
 
 
-def test_resume_reads_an_older_config_and_refuses_another(tmp_path):
+def test_resume_reads_an_older_config_and_refuses_another(tmp_path, text_encoder):
     """A checkpoint written before a config field existed resumes (the field reads as its default); one written for
     another network is refused."""
     import pytest
 
-    trainer = Trainer(_config(tmp_path))
+    trainer = Trainer(_config(tmp_path), text_encoder)
     state = trainer.state_dict()
     older = json.loads(state["model_config"])
     del older["slots"]  # a field added after the checkpoint was written; its default is this run's value

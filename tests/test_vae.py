@@ -5,18 +5,18 @@ import math
 import pytest
 import torch
 
+from llmimg.model_file import load_model, save_model
 from llmimg.models.registry import build_critic, build_generator, preset, resolve_preset
-from llmimg.pipeline.export import load_model, save_model
 from llmimg.training.config import TrainConfig
 from llmimg.training.losses import vae_losses
 from llmimg.training.trainer import Trainer
 
 
-def test_vae_loss_is_finite_and_decreases(tmp_path):
+def test_vae_loss_is_finite_and_decreases(tmp_path, text_encoder):
     torch.manual_seed(0)
     config = TrainConfig(out=str(tmp_path), model_type="vae", model="vae-tiny", batch_size=8, generator_lr=2e-3,
                          critic_lr=2e-3, kl_warmup_steps=1)
-    trainer = Trainer(config)
+    trainer = Trainer(config, text_encoder)
     assert trainer.model_config.family == "vae"
     images, captions = zip(*(trainer.dataset[i] for i in range(8)))
     images = torch.stack(images)
@@ -59,12 +59,12 @@ def test_model_type_picks_the_family_preset():
         resolve_preset("gan-64", "flow")
 
 
-def test_gan_can_start_from_a_trained_vae_decoder(tmp_path):
+def test_gan_can_start_from_a_trained_vae_decoder(tmp_path, text_encoder):
     vae_path = tmp_path / "vae.safetensors"
     config = preset("vae-tiny")
     decoder = build_generator(config)
     save_model(vae_path, decoder, config)
-    trainer = Trainer(TrainConfig(out=str(tmp_path / "gan"), model="gan-64", init_from=str(vae_path)))
+    trainer = Trainer(TrainConfig(out=str(tmp_path / "gan"), model="gan-64", init_from=str(vae_path)), text_encoder)
     assert trainer.model_config.family == "gan" and trainer.model_config.noise_dim == config.noise_dim
     for (name, value), expected in zip(trainer.generator.state_dict().items(), decoder.state_dict().values()):
         assert torch.equal(value, expected), name

@@ -19,7 +19,8 @@ from llmimg.benchmark.config import BenchConfig
 from llmimg.benchmark.measure import LoadMeter, flops_per_image, matmul_ceiling, onnxruntime_matmul_ceiling
 from llmimg.benchmark.report import markdown_report
 from llmimg.benchmark.speed import generator_inputs, measure_backends
-from llmimg.pipeline.generate import Pipeline, pick_device
+from llmimg.device import pick_device
+from llmimg.pipeline.generate import Pipeline
 
 log = logging.getLogger(__name__)
 

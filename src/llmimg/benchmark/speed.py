@@ -14,8 +14,10 @@ import torch
 from llmimg.benchmark.config import BenchConfig
 from llmimg.benchmark.measure import peak_rss_mb, time_call
 from llmimg.data import shapes
-from llmimg.pipeline.generate import GenerationRequest, Pipeline, forward_embeddings, seeded_noise
+from llmimg.pipeline.generate import Pipeline
 from llmimg.pipeline.png import image_metadata, png_bytes
+from llmimg.pipeline.request import GenerationRequest
+from llmimg.pipeline.sampling import forward_embeddings, seeded_noise
 
 
 def bench_prompts(count: int) -> list[str]:
@@ -38,8 +40,7 @@ def checker_pass_rate(pipe: Pipeline, n: int) -> float | None:
         return None
     from llmimg.evaluation.shapes_alignment import evaluate_shapes
 
-    draw = lambda prompts, seeds: pipe.generate(GenerationRequest(prompts, n=1, seed=seeds[0]))
-    return evaluate_shapes(draw, n=n, seed=0, splits=("test-seen",))["test-seen"]["all"]["pass"]
+    return evaluate_shapes(pipe.sample, n=n, seed=0, splits=("test-seen",))["test-seen"]["all"]["pass"]
 
 
 def measure_batch(pipe: Pipeline, generator: torch.nn.Module, batch: int, timed: dict) -> dict:

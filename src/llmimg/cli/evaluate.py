@@ -38,9 +38,9 @@ def run(args: argparse.Namespace) -> None:
     from llmimg.evaluation.config import EvalConfig
     from llmimg.evaluation.report import summary_table, write_report
     from llmimg.evaluation.suite import Contestant, run_evaluation
+    from llmimg.model_file import LoadedModel
     from llmimg.models.registry import build_generator
-    from llmimg.pipeline.export import LoadedModel
-    from llmimg.pipeline.generate import Pipeline, sample
+    from llmimg.pipeline.generate import Pipeline
     from llmimg.text.encoder import TextEncoder
 
     config = dataclass_from_args(EvalConfig, args)
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> None:
 
     def contestant(pipe: Pipeline, kind: str, info: dict) -> Contestant:
         def draw(prompts, seeds):
-            return sample(pipe.model.generator, pipe.text_encoder, prompts, seeds, config.batch_size, pipe.device)
+            return pipe.sample(prompts, seeds, config.batch_size)
 
         return Contestant(pipe.model.name, kind, draw, info)
 

@@ -29,7 +29,8 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> None:
     from llmimg.pipeline.explain import save_explanation
-    from llmimg.pipeline.generate import Pipeline, check_seed
+    from llmimg.pipeline.generate import Pipeline
+    from llmimg.pipeline.request import check_seed
     from llmimg.text.prompt import check_prompt
 
     check_prompt(args.prompt)

@@ -30,8 +30,7 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from llmimg.pipeline.export import load_model
-    from llmimg.pipeline.generate import resolve_model_path
+    from llmimg.model_file import load_model, resolve_model_path
     from llmimg.pipeline.onnx_export import export_onnx
     from llmimg.text.encoder import TextEncoder
 

@@ -53,9 +53,10 @@ def read_prompts(args: argparse.Namespace) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> None:
-    from llmimg.pipeline.generate import GenerationRequest, Pipeline
-    from llmimg.pipeline.grid import save_grid
+    from llmimg.grid import save_grid
+    from llmimg.pipeline.generate import Pipeline
     from llmimg.pipeline.png import file_stem, image_metadata, save_png
+    from llmimg.pipeline.request import GenerationRequest
     from llmimg.pipeline.sharding import shard_request
 
     # 1. validate everything before loading or writing anything (Pipeline.load checks the backend first)

@@ -28,8 +28,9 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from llmimg.pipeline.generate import Pipeline, check_seed
+    from llmimg.pipeline.generate import Pipeline
     from llmimg.pipeline.interpolate import save_gif, save_strip
+    from llmimg.pipeline.request import check_seed
     from llmimg.text.prompt import check_prompt
 
     for prompt in (args.prompt_a, args.prompt_b):

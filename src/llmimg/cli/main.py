@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     logging.getLogger("llmimg").setLevel(logging.DEBUG if args.verbose else logging.INFO)
-    from llmimg.pipeline.export import ModelFileError
+    from llmimg.model_file import ModelFileError
 
     try:
         if args.command != "prompts" and getattr(args, "out", None) is not None:  # prompts --out is a file

@@ -31,7 +31,8 @@ def add_parser(commands) -> None:
 def run(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from llmimg.pipeline.generate import DEFAULT_MODEL, Pipeline
+    from llmimg.model_file import DEFAULT_MODEL
+    from llmimg.pipeline.generate import Pipeline
     from llmimg.serve.app import create_app
     from llmimg.serve.config import ServerConfig
 

@@ -19,8 +19,8 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from llmimg.data.datasets import DEFAULT_TEMPLATE, IMAGE_SUFFIXES, class_caption
-from llmimg.data.imagefolder import metadata_root, read_metadata, refuse_caption_column
+from llmimg.data.datasets import IMAGE_SUFFIXES, class_caption
+from llmimg.data.imagefolder import DEFAULT_TEMPLATE, metadata_root, read_metadata, refuse_caption_column
 from llmimg.data.shards import expand_shards, is_shard_spec, scan_shard
 
 USUAL_MODES = {"RGB", "RGBA", "L", "LA", "P"}  # what training converts without surprises

@@ -21,14 +21,13 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
 from llmimg.data import shapes, wording
-from llmimg.data.imagefolder import DEFAULT_TEMPLATE, metadata_root, read_metadata, refuse_caption_column
+from llmimg.data.imagefolder import DEFAULT_TEMPLATE, read_metadata
 from llmimg.pixels import from_uint8
 from llmimg.text.prompt import normalise_prompt
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
-BUILTIN = ("shapes", "fashion", "emoji")
 
 
 def to_tensor(image: np.ndarray) -> torch.Tensor:
@@ -183,41 +182,6 @@ def metadata_folder(folder: Path, resolution: int, caption_column: str | None = 
         log.warning("%s: left out %d entries (%s%s)", metadata.file, len(left_out), left_out[0],
                     ", ..." if len(left_out) > 1 else "")
     return CaptionedFolder(items, resolution, str(folder))
-
-
-def build_dataset(name: str, resolution: int = 64, split: str = "train", length: int = 100_000, seed: int = 0,
-                  template: str = DEFAULT_TEMPLATE, caption_variants: int = 0, caption_column: str | None = None
-                  ) -> Dataset:
-    """A built-in dataset by name (`shapes`, `fashion`, `emoji`), tar shards, or a folder (metadata.jsonl or .csv,
-    at its top or in its `split` sub-folder, captioned from `caption_column`; else class folders).
-    `caption_variants`: paraphrased wordings of `shapes` captions (see ShapesDataset)."""
-    if name in BUILTIN:
-        refuse_caption_column(caption_column, name)
-    if name == "shapes":
-        return ShapesDataset(split, length, seed, resolution, caption_variants)
-    if caption_variants:
-        raise ValueError("--caption-variants applies to the shapes dataset only")
-    if name == "fashion":
-        from llmimg.data.fashion import FashionDataset
-
-        return FashionDataset("test" if split == "test" else "train", resolution)
-    if name == "emoji":
-        from llmimg.data.emoji import emoji_dataset
-
-        return emoji_dataset(resolution)
-    from llmimg.data.shards import TarShards, is_shard_spec
-
-    if is_shard_spec(name):  # tar shards: a folder of *.tar, one .tar, or a {000..009} pattern
-        refuse_caption_column(caption_column, "tar shards")
-        return TarShards(name, resolution)
-    root = Path(name)
-    if not root.is_dir():
-        raise ValueError(f"unknown dataset {name!r}: use one of {', '.join(BUILTIN)} or a folder of images")
-    folder = metadata_root(root, split)
-    if folder is not None:
-        return metadata_folder(folder, resolution, caption_column)
-    refuse_caption_column(caption_column, "class folders")
-    return image_folder(root, resolution, template)
 
 
 def collate(batch: list) -> tuple[torch.Tensor, list[str], int]:

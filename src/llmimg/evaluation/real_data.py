@@ -22,7 +22,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from llmimg.data import shapes
-from llmimg.data.datasets import BUILTIN, DEFAULT_TEMPLATE, build_dataset
+from llmimg.data.imagefolder import DEFAULT_TEMPLATE
+from llmimg.data.registry import BUILTIN, build_dataset
 from llmimg.pixels import to_uint8
 
 log = logging.getLogger(__name__)

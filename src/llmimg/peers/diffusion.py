@@ -17,7 +17,7 @@ import torch
 from diffusers import DDIMScheduler, DDPMScheduler, DPMSolverMultistepScheduler, UNet2DConditionModel
 from safetensors.torch import load_file, save_file
 
-from llmimg.pipeline.generate import to_uint8
+from llmimg.pipeline.sampling import to_uint8
 from llmimg.text.encoder import TextEmbeddings, TextEncoder
 
 SAMPLERS = ("ddim", "dpm")  # DDIM (Song et al. 2021); DPM-Solver++ 2M (Lu et al. 2022), for few steps

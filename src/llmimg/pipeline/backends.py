@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from llmimg.pipeline.export import LoadedModel
+from llmimg.model_file import LoadedModel
 from llmimg.pipeline.request import BACKENDS, check_backend  # noqa: F401 (the table, torch-free for the CLI)
 from llmimg.text.encoder import TextEncoder
 

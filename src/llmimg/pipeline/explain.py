@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from llmimg.models.layers import WordAttention
-from llmimg.pipeline.generate import forward_embeddings, seeded_noise, to_uint8
+from llmimg.pipeline.sampling import forward_embeddings, seeded_noise, to_uint8
 from llmimg.text.encoder import TextEmbeddings, TextEncoder
 
 BATCH = 64  # occluded prompts per forward pass

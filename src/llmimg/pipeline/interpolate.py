@@ -18,7 +18,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from llmimg.pipeline.generate import forward_embeddings, seeded_noise, to_uint8
+from llmimg.pipeline.sampling import forward_embeddings, seeded_noise, to_uint8
 from llmimg.text.encoder import TextEmbeddings, TextEncoder
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from llmimg.pipeline.export import LoadedModel
+from llmimg.model_file import LoadedModel
 from llmimg.pipeline.onnx_runtime import MANIFEST
 from llmimg.text.encoder import TextEncoder
 

@@ -1,7 +1,7 @@
 """What a caller asks the pipeline for: the request schema, the seed range and the backend names.
 
 Kept free of torch and NumPy so that the command line can build its flags (and `llmimg --help` answer) without
-importing them; pipeline/generate.py and pipeline/backends.py do the work.
+importing them; pipeline/sampling.py and pipeline/backends.py do the work.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Bulk generation on N processes (torchrun): each draws a contiguous share of a request's prompts.
 
 A prompt's images keep their global index and seeds (seed + k, prompt-major), and an image depends only on
-(model, prompt, seed) (see ROWS_PER_PASS in pipeline/generate.py), so N processes write exactly the files one
+(model, prompt, seed) (see ROWS_PER_PASS in pipeline/sampling.py), so N processes write exactly the files one
 would.
 """
 
@@ -11,8 +11,9 @@ from dataclasses import dataclass, replace
 
 import torch
 
+from llmimg.device import pick_device
 from llmimg.distributed import World, barrier, close_world, init_world, local_device, shard_bounds
-from llmimg.pipeline.generate import GenerationRequest, next_seed, pick_device
+from llmimg.pipeline.request import GenerationRequest, next_seed
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 One worker thread owns the model (so the event loop never runs it, and the text encoder's cache is touched by one
 thread only). It takes the first waiting request, waits up to `max_wait_ms` for more to join, and draws them all with
-one call of `draw(prompts, seeds)`, which is `llmimg.pipeline.generate.sample`: every image has its own seed, and an
+one call of `draw(prompts, seeds)`, which is `llmimg.pipeline.sampling.sample`: every image has its own seed, and an
 image is a function of (model, prompt, seed) alone, so a request gets the same images in a batch as it would alone.
 Under load the batches fill up by themselves while the previous forward pass runs.
 

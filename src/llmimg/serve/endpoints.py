@@ -11,7 +11,7 @@ from fastapi import FastAPI, Query
 from fastapi.responses import FileResponse, Response, StreamingResponse
 
 from llmimg import __version__
-from llmimg.pipeline.generate import MAX_SEED
+from llmimg.pipeline.request import MAX_SEED
 from llmimg.serve.schemas import (
     Health,
     ImageData,

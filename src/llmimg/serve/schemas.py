@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from llmimg.pipeline.generate import MAX_SEED
+from llmimg.pipeline.request import MAX_SEED
 
 SEEDS = "image k uses seed + k, wrapping to 0 past 2**32 - 1"
 

@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
-import torch
 from PIL import Image
 
 from llmimg.data.wording import vocabulary_warning
-from llmimg.pipeline.generate import MAX_SEED, GenerationRequest, Pipeline
-from llmimg.pipeline.interpolate import interpolate_at
+from llmimg.pipeline.generate import Pipeline
 from llmimg.pipeline.png import image_metadata, png_bytes
+from llmimg.pipeline.request import MAX_SEED, GenerationRequest
 from llmimg.serve.batcher import Batcher
 from llmimg.serve.config import ServerConfig
 from llmimg.serve.metrics import ServerMetrics
@@ -145,9 +144,7 @@ class ImageService:
     async def frame(self, prompt_a: str, prompt_b: str, t: float, seed: int) -> bytes:
         """The frame at fraction t of the walk from prompt A to prompt B (llmimg.pipeline.interpolate; eager fp32
         whatever the backend, like Pipeline.interpolate)."""
-        pipe = self.pipeline
-        work = partial(interpolate_at, pipe.model.generator, pipe.text_encoder, prompt_a, prompt_b,
-                       torch.tensor([float(t)]), seed, None, pipe.device)
+        work = partial(self.pipeline.interpolate_at, prompt_a, prompt_b, [float(t)], seed)
         image = (await self._wait(self.batcher.call(work, images=1)))[0]
         settings = {**self.settings, "interpolation": {"prompt_a": prompt_a, "prompt_b": prompt_b, "t": t}}
         return png_bytes(image, self.metadata(f"{prompt_a} -> {prompt_b} @ {t:g}", seed, settings))

@@ -23,7 +23,9 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from llmimg.data.datasets import BUILTIN, build_dataset, collate
+from llmimg.data.datasets import collate
+from llmimg.data.registry import BUILTIN, build_dataset
+from llmimg.device import pick_device
 from llmimg.distributed import (
     SINGLE,
     World,
@@ -39,11 +41,11 @@ from llmimg.distributed import (
     local_device,
 )
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
+from llmimg.grid import save_grid
+from llmimg.model_file import load_model, save_model
 from llmimg.models.config import ModelConfig
 from llmimg.models.registry import build_critic, build_encoder, build_generator, resolve_preset
-from llmimg.pipeline.export import load_model, save_model
-from llmimg.pipeline.generate import pick_device, sample
-from llmimg.pipeline.grid import save_grid
+from llmimg.pipeline.sampling import sample
 from llmimg.text.encoder import TextEncoder
 from llmimg.text.prompt import normalise_prompt
 from llmimg.training.checkpoints import load_checkpoint, resolve_resume, save_checkpoint
@@ -130,7 +132,9 @@ class StepSampler(Sampler[list[int]]):
 class Trainer:
     """Owns the networks, optimisers and run folder of one training run (one process's share of it)."""
 
-    def __init__(self, config: TrainConfig):
+    def __init__(self, config: TrainConfig, text_encoder: TextEncoder | None = None):
+        """`text_encoder`: one already loaded (the one `config.text_encoder` names), shared with other code; the
+        trainer reads it through its own caches, so the caller's encoder is left as it was."""
         self.config = config
         self.out = Path(config.out)
         self.device = local_device(pick_device(config.device))
@@ -148,7 +152,10 @@ class Trainer:
         self.dataset = build_dataset(config.data, model_config.resolution, seed=config.seed,
                                      template=config.caption_template, caption_variants=config.caption_variants,
                                      caption_column=config.caption_column)
-        self.text_encoder = TextEncoder.load(config.text_encoder, cache_size=1 << 16)
+        if text_encoder is None:
+            text_encoder = TextEncoder.load(config.text_encoder)
+        self.text_encoder = TextEncoder(text_encoder.model, text_encoder.tokenizer, text_encoder.name,
+                                        text_encoder.max_length, cache_size=1 << 16)
         if config.precompute_text and not config.dry_run:
             self._attach_text_store()
         self.model_config = replace(model_config, text_dim=self.text_encoder.dim,
@@ -416,9 +423,9 @@ class Trainer:
                 log.error("processes ended with different weights: %s", hashes)
 
 
-def train(config: TrainConfig) -> Path | None:
+def train(config: TrainConfig, text_encoder: TextEncoder | None = None) -> Path | None:
     """Train a model as configured; returns the exported model's path (None for a dry run)."""
-    trainer = Trainer(config)
+    trainer = Trainer(config, text_encoder)
     try:
         return trainer.fit()
     finally:

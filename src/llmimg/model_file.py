@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import torch
@@ -100,3 +101,20 @@ def _looks_pickled(path: Path) -> bool:
     with open(path, "rb") as handle:
         head = handle.read(4)
     return head.startswith((b"PK\x03\x04", b"\x80")) or path.suffix in (".pt", ".pth", ".ckpt", ".pkl")
+
+
+# name -> file in llmimg/weights
+BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors", "shapes-vae": "vae64.safetensors",
+           "fashion": "fashion64.safetensors", "emoji": "emoji64.safetensors"}
+DEFAULT_MODEL = "shapes"
+
+
+def resolve_model_path(model: str | Path | None) -> Path:
+    """A path, or the name of a bundled model (default `shapes`)."""
+    model = DEFAULT_MODEL if model is None else model
+    if str(model) in BUNDLED:
+        return Path(str(resources.files("llmimg") / "weights" / BUNDLED[str(model)]))
+    if not Path(model).exists():
+        raise ModelFileError(f"model file not found: {model} (bundled models: "
+                             f"{', '.join(name for name in BUNDLED if name != 'shapes64')})")
+    return Path(model)
