@@ -93,6 +93,8 @@ def _null_config(tmp_path):
     (["generate", "--from-file", "MISSING.txt"], "prompt file not found"),
     (["train", "--data", "imagenet-21k", "--dry-run"], "unknown dataset"),
     (["train", "--data", "EMPTY", "--dry-run"], "no images"),
+    (["train", "--steps", "0", "--dry-run"], "--steps must be at least 1, got 0"),
+    (["train", "--recipe", "shapes", "--hard-negatives", "2", "--dry-run"], "--hard-negatives must be in 0..1"),
     (["eval", "--n", "0"], "at least 1"),
     (["eval", "--metrics", "fid,sharpness"], "unknown metric"),
     (["eval", "--data", "EMPTY", "--metrics", "fid"], "no images"),

@@ -44,7 +44,6 @@ def run(args: argparse.Namespace) -> None:
     from llmimg.text.encoder import TextEncoder
 
     config = dataclass_from_args(EvalConfig, args)
-    config.validate()
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         raise ValueError(f"--out {args.out} is a file: give a folder for the report")
     encoder = TextEncoder.load(args.text_encoder)

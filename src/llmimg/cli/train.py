@@ -42,9 +42,6 @@ def run(args: argparse.Namespace) -> None:
     else:
         from llmimg.training.trainer import train
 
-        config = dataclass_from_args(TrainConfig, args)
-        if config.steps < 1 or config.batch_size < 1:
-            raise ValueError("--steps and --batch-size must be at least 1")
-        path = train(config)
+        path = train(dataclass_from_args(TrainConfig, args))
     if path is not None and int(os.environ.get("RANK", "0")) == 0:  # under torchrun, once
         print(f"model written to {path}")

@@ -42,7 +42,7 @@ class EvalConfig:
             raise ValueError("the classifier needs a dataset with classes (fashion, or class folders)")
         return chosen
 
-    def validate(self) -> None:
+    def __post_init__(self):
         for name in ("n", "diversity_prompts", "judge_steps", "judge_pairs", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")

@@ -64,7 +64,6 @@ class _Timer:
 
 def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encoder: TextEncoder,
                    resolution: int, device: torch.device | str = "cpu") -> Evaluation:
-    config.validate()
     source = real_source(config.data, resolution, config.seed, config.caption_template)
     metrics = config.chosen_metrics(source.is_shapes, source.classes is not None)
     timer = _Timer()

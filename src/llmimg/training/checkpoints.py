@@ -19,7 +19,6 @@ from llmimg.files import atomic_write
 log = logging.getLogger(__name__)
 
 PATTERN = re.compile(r"^step_(\d+)\.pt$")
-LEGACY = "checkpoint.pt"  # the single checkpoint of llmimg runs before keep-K checkpoints
 
 
 def checkpoint_dir(out: Path) -> Path:
@@ -71,10 +70,7 @@ def resolve_resume(out: Path, resume: str, device: torch.device | str = "cpu") -
         if not path.is_file():
             raise FileNotFoundError(f"--resume {resume}: no such checkpoint file")
         return path, load_checkpoint(path, device)
-    candidates = list_checkpoints(out)
-    if (Path(out) / LEGACY).is_file():  # runs started before checkpoints/ existed: their one checkpoint, last
-        candidates.append((-1, Path(out) / LEGACY))
-    for step, path in candidates:
+    for step, path in list_checkpoints(out):
         try:
             return path, load_checkpoint(path, device)
         except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError) as error:  # torn

@@ -47,3 +47,20 @@ class TrainConfig:
     resume: str | None = None  # auto: the newest readable checkpoint in out (if any), or a checkpoint file
     precompute_text: bool = True  # encode a dataset's captions once into a disk cache ($LLMIMG_CACHE/embeddings)
     dry_run: bool = False  # build everything, run one step, write nothing
+
+    def __post_init__(self):
+        """One-line errors for values no run can use, where the config is made (CLI, recipes, Python)."""
+        at_least = {"steps": 1, "batch_size": 1, "r1_every": 1, "log_every": 1, "keep_checkpoints": 1, "workers": 0,
+                    "sample_every": 0, "eval_every": 0, "eval_n": 0, "checkpoint_every": 0, "kl_warmup_steps": 0}
+        for name, least in at_least.items():
+            if getattr(self, name) < least:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least {least}, got {getattr(self, name)}")
+        for name in ("generator_lr", "critic_lr"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be above 0, got {getattr(self, name)}")
+        for name in ("beta1", "beta2", "ema_decay", "hard_negatives"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be in 0..1, got {getattr(self, name)}")
+        for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")

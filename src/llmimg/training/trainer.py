@@ -348,7 +348,7 @@ class Trainer:
     def fit(self) -> Path | None:
         config, main = self.config, self.world.is_main
         if config.resume:
-            self.resume("auto" if config.resume is True else config.resume)  # True: the old boolean API
+            self.resume(config.resume)
         steps = 1 if config.dry_run else config.steps
         if main and not config.dry_run:
             self.out.mkdir(parents=True, exist_ok=True)
