@@ -37,3 +37,10 @@ def test_unknown_sampler(tiny_peer, text_encoder):
     unet, config, _ = load_peer(tiny_peer)
     with pytest.raises(ValueError, match="unknown sampler"):
         sample_diffusion(unet, config, text_encoder, ["a red circle"], [0], 2, "euler")
+
+
+def test_the_repository_peer_is_where_bench_looks_and_loads():
+    from llmimg.benchmark.versus import REPOSITORY_PEER
+
+    _, config, metadata = load_peer(REPOSITORY_PEER)
+    assert config.resolution == 64 and int(metadata["steps"]) > 0

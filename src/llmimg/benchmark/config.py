@@ -18,7 +18,7 @@ class BenchConfig:
     text_encoder: str | None = None  # a local Hugging Face encoder folder (default: the bundled MiniLM)
     isolate: bool = True  # measure each backend in a fresh process (clean peak memory, no cross-talk)
     vs_diffusion: bool = False  # also measure the diffusion peer: ms per image and checker pass rate
-    peer: str | None = None  # diffusion peer checkpoint (default: the bundled one)
+    peer: str | None = None  # diffusion peer checkpoint (default: the repository's benchmarks/peers/ one)
     ddim_steps: str = "50"  # comma-separated DDIM step counts for the peer
     few_steps: str = "4,8"  # comma-separated DPM-Solver++ step counts for the peer
     peer_batch: int = 16  # images per call when timing the peer

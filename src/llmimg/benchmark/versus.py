@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -14,13 +13,14 @@ from llmimg.benchmark.speed import bench_prompts
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
 from llmimg.text.encoder import TextEncoder
 
-BUNDLED_PEER = "diffusion_peer64.safetensors"
+# The peer's weights (7.8 MB) live in the repository beside the script that trains them, not in the wheel: only
+# `bench --vs-diffusion` reads them. From a source checkout (pip install -e .) this default finds them; elsewhere,
+# pass --peer.
+REPOSITORY_PEER = Path(__file__).resolve().parents[3] / "benchmarks" / "peers" / "diffusion_peer64.safetensors"
 
 
 def peer_path(config: BenchConfig) -> Path:
-    if config.peer:
-        return Path(config.peer)
-    return Path(str(resources.files("llmimg") / "weights" / BUNDLED_PEER))
+    return Path(config.peer) if config.peer else REPOSITORY_PEER
 
 
 def measure_peer(config: BenchConfig, progress=None) -> dict:
@@ -31,7 +31,8 @@ def measure_peer(config: BenchConfig, progress=None) -> dict:
     path = peer_path(config)
     if not path.is_file():
         raise FileNotFoundError(f"diffusion peer checkpoint not found: {path} "
-                                "(train one with benchmarks/train_diffusion_peer.py, pass it with --peer)")
+                                "(it ships in llmimg's repository, benchmarks/peers/, not in the wheel: pass its path with --peer, or "
+                                "train one with benchmarks/train_diffusion_peer.py)")
     unet, peer_config, metadata = load_peer(path)
     device = torch.device(config.device)
     unet.to(device)

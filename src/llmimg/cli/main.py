@@ -81,6 +81,14 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"llmimg {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as error:
+        from llmimg.extras import missing_extra_hint
+
+        hint = missing_extra_hint(error)
+        if hint is None or args.verbose:
+            raise
+        print(f"llmimg {args.command}: error: {hint}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
