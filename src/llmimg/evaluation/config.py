@@ -6,8 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from llmimg.data.imagefolder import DEFAULT_TEMPLATE
-
-METRICS = ("fid", "kid", "diversity", "checker", "wording", "r-precision", "classifier")
+from llmimg.evaluation.metrics import METRICS, REGISTRY
 
 
 @dataclass(frozen=True)
@@ -25,17 +24,14 @@ class EvalConfig:
     baseline: bool = True  # add a row for an untrained generator of the first model's architecture
 
     def chosen_metrics(self, is_shapes: bool, has_classes: bool = False) -> tuple[str, ...]:
+        """The metrics to run: those that apply to the data (auto, in registry order), or those named."""
         if self.metrics == "auto":
-            # one alignment judge per dataset: the exact checker, else a class judge, else R-precision (with
-            # templated class captions, R-precision would count "a sneaker" vs "a photo of a sneaker" as a miss)
-            applies = {"checker": is_shapes, "wording": is_shapes, "classifier": has_classes,
-                       "r-precision": not is_shapes and not has_classes}
-            return tuple(m for m in METRICS if applies.get(m, True))
+            return tuple(name for name, metric in REGISTRY.items() if metric.applies(is_shapes, has_classes))
         chosen = tuple(m.strip() for m in self.metrics.split(",") if m.strip())
         unknown = [m for m in chosen if m not in METRICS]
         if unknown or not chosen:
             raise ValueError(f"unknown metric(s) {', '.join(unknown) or '(none)'}: choose from {', '.join(METRICS)}")
-        if {"checker", "wording"} & set(chosen) and not is_shapes:
+        if any(REGISTRY[m].shapes_only for m in chosen) and not is_shapes:
             raise ValueError("the checker (and the wording set it judges) is for `shapes` only: use r-precision on "
                              "other data")
         if "classifier" in chosen and not has_classes:

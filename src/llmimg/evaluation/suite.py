@@ -2,8 +2,9 @@
 
 Rows of the result: "real vs real" (two disjoint halves of real data: the floor a model can reach at this n),
 then each model, then an untrained generator of the first model's architecture (the ceiling of badness). Each row
-gets FID and KID against the reference half, per-prompt diversity, and text alignment: the exact checker on `shapes`
-(and, for models, on the held-out wording set), the learned judge's R-precision elsewhere (or anywhere, on request).
+gets every chosen metric of the registry (evaluation/metrics.py): FID and KID against the reference half, per-prompt
+diversity, and text alignment: the exact checker on `shapes` (and, for models, the held-out wording set), a class
+judge on class datasets, the learned judge's R-precision elsewhere (or anywhere, on request).
 """
 
 from __future__ import annotations
@@ -18,14 +19,13 @@ import torch
 from torch import nn
 
 from llmimg.evaluation import disk_cache
-from llmimg.evaluation.classifier import build_classifier, class_accuracy, class_of, train_classifier
+from llmimg.evaluation.classifier import build_classifier, class_of, train_classifier
 from llmimg.evaluation.config import EvalConfig
-from llmimg.evaluation.distances import frechet_distance, kernel_distance, mean_pairwise_distance
 from llmimg.evaluation.inception import INCEPTION_SHA256, InceptionFeatures
-from llmimg.evaluation.judge import JUDGE_RESOLUTION, ImageTextJudge, r_precision, train_judge
+from llmimg.evaluation.judge import JUDGE_RESOLUTION, ImageTextJudge, train_judge
+from llmimg.evaluation.metrics import REGISTRY, RowInputs
 from llmimg.evaluation.real_data import Halves, real_source
-from llmimg.evaluation.shapes_alignment import Draw, evaluate_shapes
-from llmimg.evaluation.wording import evaluate_wording
+from llmimg.evaluation.shapes_alignment import Draw
 from llmimg.text.encoder import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -62,10 +62,26 @@ class _Timer:
         return value
 
 
+@dataclass
+class Context:
+    """What every metric may read, made once per run (evaluation/metrics.py: `compute(context, row)`)."""
+
+    config: EvalConfig
+    source: object  # the real data (evaluation/real_data.py)
+    text_encoder: TextEncoder
+    device: torch.device | str
+    timer: _Timer
+    n: int  # images per set (the reference half's size)
+    caption_pool: list[str]  # both halves' captions: R-precision's candidates
+    real: dict = field(default_factory=dict)  # Inception features of the real sets, when a metric needs them
+    judge: ImageTextJudge | None = None  # when r-precision is chosen
+    classifier: nn.Module | None = None  # when the classifier is chosen
+
+
 def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encoder: TextEncoder,
                    resolution: int, device: torch.device | str = "cpu") -> Evaluation:
     source = real_source(config.data, resolution, config.seed, config.caption_template)
-    metrics = config.chosen_metrics(source.is_shapes, source.classes is not None)
+    chosen = [REGISTRY[name] for name in config.chosen_metrics(source.is_shapes, source.classes is not None)]
     timer = _Timer()
     # 1. the real images: two halves, and a few per diversity prompt
     halves: Halves = timer("real images", source.halves, config.n)
@@ -73,37 +89,26 @@ def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encod
     seeds = [config.seed + i for i in range(n)]
     prompts = list(dict.fromkeys(halves.captions))[: config.diversity_prompts]
     gallery: dict[str, list[np.ndarray]] = {"real": [source.per_caption(p, k) for p in prompts]}
-    inception = timer("inception (load)", InceptionFeatures, device=device) if _needs_inception(metrics) else None
-    real = _real_features(source.key, resolution, config, halves, gallery["real"], inception, timer) \
-        if inception is not None else {}
-    judge = timer("judge", _judge, source, config, text_encoder, device) if "r-precision" in metrics else None
-    pool = halves.captions + halves.second_captions
-    classifier = timer("classifier", _classifier, source, config, device) if "classifier" in metrics else None
+    context = Context(config, source, text_encoder, device, timer, n, halves.captions + halves.second_captions)
+    inception = None
+    if any(metric.needs_inception for metric in chosen):
+        inception = timer("inception (load)", InceptionFeatures, device=device)
+        context.real = _real_features(source.key, resolution, config, halves, gallery["real"], inception, timer)
+    names = {metric.name for metric in chosen}
+    if "r-precision" in names:
+        context.judge = timer("judge", _judge, source, config, text_encoder, device)
+    if "classifier" in names:
+        context.classifier = timer("classifier", _classifier, source, config, device)
 
-    def figures(features, per_prompt_features, images, captions, draw) -> dict:
-        row: dict = {}
-        if "fid" in metrics:
-            row["fid"] = timer("fid", frechet_distance, real["reference"], features)
-        if "kid" in metrics:
-            mean, std = timer("kid", kernel_distance, real["reference"], features, config.seed)
-            row["kid"] = {"mean": mean, "std": std}
-        if "diversity" in metrics:
-            per_prompt = [mean_pairwise_distance(f) for f in per_prompt_features]
-            row["diversity"] = {"mean": _nanmean(per_prompt), "per_prompt": per_prompt}
-        if "checker" in metrics:
-            row["checker"] = timer("checker", evaluate_shapes, draw, n, config.seed)
-        if judge is not None:
-            row["r_precision"] = timer("r-precision", r_precision, judge, images, captions, pool, text_encoder,
-                                       config.seed, device)
-        if classifier is not None:
-            labels = [class_of(caption, source.classes) for caption in captions]
-            row["class_accuracy"] = timer("classifier", class_accuracy, classifier, images, labels, device)
-        return row
+    def measure(row: RowInputs) -> dict:
+        figures = {metric.key: metric.compute(context, row) for metric in chosen}
+        return {key: value for key, value in figures.items() if value is not None}
 
     # 2. the floor: real vs real, from the cached features
-    rows = [{"name": "real vs real", "kind": "reference",
-             **figures(real.get("second"), _split(real.get("diversity"), real.get("diversity_counts")),
-                       halves.second, halves.second_captions, getattr(source, "render_captions", None))}]
+    reference = RowInputs("reference", halves.second, halves.second_captions,
+                          getattr(source, "render_captions", None), context.real.get("second"),
+                          _split(context.real.get("diversity"), context.real.get("diversity_counts")))
+    rows = [{"name": "real vs real", "kind": "reference", **measure(reference)}]
     # 3. each model, then the untrained baseline, on the reference half's prompts
     for contestant in contestants:
         log.info("measuring %s", contestant.name)
@@ -113,30 +118,19 @@ def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encod
         gallery[contestant.name] = list(pictures.reshape(len(prompts), k, *pictures.shape[1:]))
         features = timer("inception", inception, images, desc=contestant.name) if inception else None
         per_prompt = _split(timer("inception", inception, pictures, desc="diversity"), [k] * len(prompts)) \
-            if "diversity" in metrics else None
-        rows.append({"name": contestant.name, "kind": contestant.kind, **contestant.info,
-                     **figures(features, per_prompt, images, halves.captions, contestant.draw)})
-        if "wording" in metrics:  # models only: real data has no prompt to read
-            rows[-1]["wording"] = timer("wording", evaluate_wording, contestant.draw, config.seed)
-    if "diversity" in metrics:
+            if "diversity" in names else None
+        row = RowInputs(contestant.kind, images, halves.captions, contestant.draw, features, per_prompt)
+        rows.append({"name": contestant.name, "kind": contestant.kind, **contestant.info, **measure(row)})
+    if "diversity" in names:
         for row in rows:
             row["diversity"]["ratio_to_real"] = row["diversity"]["mean"] / rows[0]["diversity"]["mean"]
     result = {
-        "data": config.data, "data_key": source.key, "n": n, "resolution": resolution, "metrics": list(metrics),
-        "config": asdict(config), "inception_sha256": INCEPTION_SHA256, "text_encoder": text_encoder.name,
-        "diversity_prompts": prompts, "rows": rows,
+        "data": config.data, "data_key": source.key, "n": n, "resolution": resolution,
+        "metrics": [metric.name for metric in chosen], "config": asdict(config), "inception_sha256": INCEPTION_SHA256,
+        "text_encoder": text_encoder.name, "diversity_prompts": prompts, "rows": rows,
         "seconds": {stage: round(s, 2) for stage, s in timer.seconds.items()},
     }
     return Evaluation(result, gallery)
-
-
-def _needs_inception(metrics: tuple[str, ...]) -> bool:
-    return bool({"fid", "kid", "diversity"} & set(metrics))
-
-
-def _nanmean(values: list[float]) -> float:
-    finite = [v for v in values if np.isfinite(v)]
-    return float(np.mean(finite)) if finite else float("nan")
 
 
 def _split(features: np.ndarray | None, counts) -> list[np.ndarray] | None:
