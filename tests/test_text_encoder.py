@@ -81,3 +81,20 @@ def test_any_local_encoder_folder(tmp_path, text_encoder):
     assert torch.allclose(other(["a red circle"]).pooled, text_encoder(["a red circle"]).pooled, atol=1e-6)
     with pytest.raises(FileNotFoundError):
         TextEncoder.load(tmp_path / "missing")
+
+
+def test_lru_cache_computes_each_missing_key_once_and_keeps_the_most_recent():
+    from llmimg.lru import LruCache
+
+    calls = []
+
+    def compute(keys):
+        calls.append(list(keys))
+        return [key.upper() for key in keys]
+
+    cache = LruCache(2)
+    assert cache.get_many(["a", "b", "a"], compute) == ["A", "B", "A"] and calls == [["a", "b"]]
+    assert cache.get_many(["a", "c"], compute) == ["A", "C"] and calls[-1] == ["c"]  # b was least recent: evicted
+    assert "b" not in cache and "a" in cache and len(cache) == 2
+    assert cache.get_many(["x", "y", "z"], compute) == ["X", "Y", "Z"]  # more keys than room: every value returned
+    assert len(cache) == 2

@@ -12,11 +12,11 @@ llmimg.pipeline.backends (tests/test_backends.py checks them, with torch made un
 from __future__ import annotations
 
 import json
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
 
+from llmimg.lru import LruCache
 from llmimg.pipeline.noise import seeded_noise
 from llmimg.pixels import to_uint8
 from llmimg.text.prompt import check_prompt
@@ -55,7 +55,7 @@ class OnnxTextEncoder:
         self.session, self.tokenizer, self.max_length, self.cache_size = session, tokenizer, max_length, cache_size
         self.tokenizer.enable_truncation(max_length)
         self.tokenizer.no_padding()  # rows are padded here, after each length is known
-        self._cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cache = LruCache(cache_size)  # normalised prompt -> (tokens (T, D), pooled (D,))
 
     def _encode(self, texts: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         encodings = self.tokenizer.encode_batch(texts)
@@ -72,16 +72,7 @@ class OnnxTextEncoder:
         return [(hidden[row, :length], pool_tokens(hidden[row, :length])) for row, length in enumerate(lengths)]
 
     def __call__(self, prompts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        keys = [check_prompt(p) for p in prompts]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
-        if missing:
-            for key, value in zip(missing, self._encode(missing)):
-                self._cache[key] = value
-                while len(self._cache) > self.cache_size:
-                    self._cache.popitem(last=False)
-        parts = [self._cache[key] for key in keys]
-        for key in keys:
-            self._cache.move_to_end(key)
+        parts = self._cache.get_many([check_prompt(p) for p in prompts], self._encode)
         longest = max(len(tokens) for tokens, _ in parts)
         tokens = np.zeros((len(parts), longest, parts[0][0].shape[1]), np.float32)
         mask = np.zeros((len(parts), longest), bool)

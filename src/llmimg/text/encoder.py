@@ -7,13 +7,13 @@ so no code path here can reach for the network.
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from llmimg.lru import LruCache
 from llmimg.text.prompt import check_prompt, normalise_prompt
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ class TextEncoder:
         self.max_length = max_length
         self.dim = int(model.config.hidden_size)
         self.cache_size = cache_size
-        self._cache: OrderedDict[str, tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+        self._cache = LruCache(cache_size)  # normalised prompt -> (tokens (T, D), pooled (D,))
         self.store = None  # optional precomputed embeddings with .get(key), read before the model runs
 
     @classmethod
@@ -118,30 +118,19 @@ class TextEncoder:
         return cls(model, tokenizer, name, max_length=int(min(limits)), cache_size=cache_size)
 
     def __call__(self, prompts: list[str]) -> TextEmbeddings:
-        keys = [check_prompt(p) for p in prompts]
-        missing = list(dict.fromkeys(k for k in keys if k not in self._cache))
-        if missing and self.store is not None:  # e.g. a dataset's captions, encoded once (text/embedding_cache.py)
-            for key in missing:
-                if (stored := self.store.get(key)) is not None:
-                    self._remember(key, stored)
-            missing = [k for k in missing if k not in self._cache]
-        if missing:
-            for key, value in zip(missing, self._encode(missing)):
-                self._remember(key, value)
-        parts = []
-        for key in keys:
-            self._cache.move_to_end(key)
-            parts.append(self._cache[key])
-        return TextEmbeddings.stack(parts)
+        return TextEmbeddings.stack(self._cache.get_many([check_prompt(p) for p in prompts], self._look_up))
 
     def clear_cache(self) -> None:
         """Forget every cached prompt (benchmarks use it to time the language model)."""
         self._cache.clear()
 
-    def _remember(self, key: str, value: tuple[torch.Tensor, torch.Tensor]) -> None:
-        self._cache[key] = value
-        while len(self._cache) > self.cache_size:
-            self._cache.popitem(last=False)
+    def _look_up(self, keys: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Prompts not in the cache: from the store when it has them (e.g. a dataset's captions, encoded once:
+        text/embedding_cache.py), else from the language model."""
+        found = {key: stored for key in keys if self.store is not None and (stored := self.store.get(key)) is not None}
+        missing = [key for key in keys if key not in found]
+        found.update(zip(missing, self._encode(missing)))
+        return [found[key] for key in keys]
 
     @torch.inference_mode()
     def _encode(self, texts: list[str]) -> list[tuple[torch.Tensor, torch.Tensor]]:
