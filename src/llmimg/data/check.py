@@ -19,7 +19,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from tqdm import tqdm
 
-from llmimg.data.datasets import IMAGE_SUFFIXES, class_caption
+from llmimg.data.datasets import IMAGE_SUFFIXES, class_caption, class_folder_files
 from llmimg.data.imagefolder import DEFAULT_TEMPLATE, metadata_root, read_metadata, refuse_caption_column
 from llmimg.data.shards import expand_shards, is_shard_spec, scan_shard
 
@@ -112,8 +112,7 @@ def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEM
                 if entry.image_name is not None:
                     def read(path=path, entry=entry) -> bytes:
                         with open(path, "rb") as handle:
-                            handle.seek(entry.offset)
-                            return handle.read(entry.size)
+                            return entry.read_from(handle)
                 yield Sample(f"{path.name}:{entry.image_name or entry.key}", entry.caption, read)
         return
     root = Path(spec)
@@ -124,12 +123,11 @@ def iter_samples(spec: str, problems: list[Problem], template: str = DEFAULT_TEM
         yield from _metadata_samples(folder, problems, caption_column)
         return
     refuse_caption_column(caption_column, "class folders")
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        for path in sorted(p for p in class_dir.rglob("*") if p.is_file()):
-            if path.suffix.lower() in IMAGE_SUFFIXES:
-                yield Sample(str(path), class_caption(class_dir, template), _file_reader(path))
-            else:
-                problems.append(Problem(str(path), "not-an-image", f"suffix {path.suffix or '(none)'} is not read"))
+    for path, class_dir in class_folder_files(root):
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            yield Sample(str(path), class_caption(class_dir, template), _file_reader(path))
+        else:
+            problems.append(Problem(str(path), "not-an-image", f"suffix {path.suffix or '(none)'} is not read"))
 
 
 def _metadata_samples(folder: Path, problems: list[Problem], caption_column: str | None) -> Iterator[Sample]:

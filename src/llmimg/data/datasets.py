@@ -161,12 +161,17 @@ def class_caption(class_dir: Path, template: str = DEFAULT_TEMPLATE) -> str:
     return template.format(**{"class": class_dir.name.replace("_", " ").replace("-", " ")})
 
 
+def class_folder_files(root: Path) -> list[tuple[Path, Path]]:
+    """(file, its class folder) for every file under root/<class>/, in the order training lists them; the callers
+    keep the images (IMAGE_SUFFIXES) and `llmimg data check` reports the rest."""
+    return [(path, class_dir) for class_dir in sorted(p for p in root.iterdir() if p.is_dir())
+            for path in sorted(p for p in class_dir.rglob("*") if p.is_file())]
+
+
 def image_folder(root: Path, resolution: int, template: str = DEFAULT_TEMPLATE) -> CaptionedFolder:
     """torchvision ImageFolder layout: root/<class>/<image>; captions from the class name through `template`."""
-    items = []
-    for class_dir in sorted(p for p in root.iterdir() if p.is_dir()):
-        items += [(path, class_caption(class_dir, template)) for path in sorted(class_dir.rglob("*"))
-                  if path.suffix.lower() in IMAGE_SUFFIXES]
+    items = [(path, class_caption(class_dir, template)) for path, class_dir in class_folder_files(root)
+             if path.suffix.lower() in IMAGE_SUFFIXES]
     return CaptionedFolder(items, resolution, str(root))
 
 

@@ -74,6 +74,11 @@ class ShardEntry:
     size: int  # image bytes
     caption: str | None  # the key.txt text, stripped (None: no caption member, or empty)
 
+    def read_from(self, handle) -> bytes:
+        """The image's bytes, from an open binary handle on this entry's shard file."""
+        handle.seek(self.offset)
+        return handle.read(self.size)
+
 
 def scan_shard(shard: int, path: Path) -> list[ShardEntry]:
     """Every key of a shard in member order, with its image's byte range and its caption."""
@@ -118,8 +123,7 @@ class TarShards(Dataset):
         handle = self._files.get(entry.shard)
         if handle is None:
             handle = self._files[entry.shard] = open(self.shards[entry.shard], "rb")  # noqa: SIM115 (kept open)
-        handle.seek(entry.offset)
-        return handle.read(entry.size)
+        return entry.read_from(handle)
 
     def __getitem__(self, index: int):
         entry = self.entries[index]
