@@ -117,7 +117,7 @@ def test_onnx_images_do_not_depend_on_the_batch(text_encoder):
 def test_committed_bench_report_renders_from_its_json_and_names_no_issue():
     from pathlib import Path
 
-    from llmimg.benchmark.report import markdown_report
+    from llmimg.bench.report import markdown_report
 
     folder = Path(__file__).parent.parent / "docs" / "bench" / "shapes"
     report = markdown_report(json.loads((folder / "bench.json").read_text()))

@@ -40,7 +40,7 @@ def test_unknown_sampler(tiny_peer, text_encoder):
 
 
 def test_the_repository_peer_is_where_bench_looks_and_loads():
-    from llmimg.benchmark.versus import REPOSITORY_PEER
+    from llmimg.bench.versus import REPOSITORY_PEER
 
     _, config, metadata = load_peer(REPOSITORY_PEER)
     assert config.resolution == 64 and int(metadata["steps"]) > 0

@@ -9,13 +9,13 @@ import llmimg
 ROOT = Path(llmimg.__file__).parent
 # a part -> the parts it must never import
 FORBIDDEN = {
-    "models": {"pipeline", "training", "evaluation", "serve", "cli", "benchmark", "data", "text"},
-    "text": {"pipeline", "training", "evaluation", "serve", "cli", "benchmark", "models"},
-    "data": {"pipeline", "training", "evaluation", "serve", "cli", "benchmark", "models"},
-    "pipeline": {"training", "evaluation", "serve", "cli", "benchmark"},
-    "training": {"serve", "cli", "benchmark"},
-    "evaluation": {"training", "serve", "cli", "benchmark"},
-    "serve": {"training", "cli", "benchmark"},
+    "models": {"pipeline", "training", "evaluation", "serve", "cli", "bench", "data", "text"},
+    "text": {"pipeline", "training", "evaluation", "serve", "cli", "bench", "models"},
+    "data": {"pipeline", "training", "evaluation", "serve", "cli", "bench", "models"},
+    "pipeline": {"training", "evaluation", "serve", "cli", "bench"},
+    "training": {"serve", "cli", "bench"},
+    "evaluation": {"training", "serve", "cli", "bench"},
+    "serve": {"training", "cli", "bench"},
 }
 
 

@@ -14,7 +14,7 @@ from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args
 
 
 def add_parser(commands) -> None:
-    from llmimg.benchmark.config import BenchConfig
+    from llmimg.bench.config import BenchConfig
 
     parser = commands.add_parser("bench", help="benchmark backends (and the diffusion peer)", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -23,8 +23,8 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from llmimg.benchmark.config import BenchConfig
-    from llmimg.benchmark.run import run_bench
+    from llmimg.bench.config import BenchConfig
+    from llmimg.bench.run import run_bench
 
     config = dataclass_from_args(BenchConfig, args)
     run_bench(config, args.argv)

@@ -15,10 +15,10 @@ from pathlib import Path
 import torch
 
 from llmimg import __version__
-from llmimg.benchmark.config import BenchConfig
-from llmimg.benchmark.measure import LoadMeter, flops_per_image, matmul_ceiling, onnxruntime_matmul_ceiling
-from llmimg.benchmark.report import markdown_report
-from llmimg.benchmark.speed import generator_inputs, measure_backends
+from llmimg.bench.config import BenchConfig
+from llmimg.bench.measure import LoadMeter, flops_per_image, matmul_ceiling, onnxruntime_matmul_ceiling
+from llmimg.bench.report import markdown_report
+from llmimg.bench.speed import generator_inputs, measure_backends
 from llmimg.device import pick_device
 from llmimg.pipeline.generate import Pipeline
 
@@ -62,7 +62,7 @@ def run_bench(config: BenchConfig, argv: list[str] | None = None) -> dict:
             r["rows"][-1]["generator_images_per_s"]))
         peer = None
         if config.vs_diffusion:
-            from llmimg.benchmark.versus import measure_peer
+            from llmimg.bench.versus import measure_peer
 
             peer = measure_peer(config, progress=lambda row: log.info("diffusion %s-%d: %.1f ms per image, pass %s",
                                                                       row["sampler"], row["steps"],
@@ -72,7 +72,7 @@ def run_bench(config: BenchConfig, argv: list[str] | None = None) -> dict:
                "backends": backends, "diffusion_peer": peer}
     (out / "bench.json").write_text(json.dumps(results, indent=2))
     if peer is not None:
-        from llmimg.benchmark.versus import plot_speed_quality
+        from llmimg.bench.versus import plot_speed_quality
 
         plot_speed_quality(backends, peer, out / "speed_quality.png")
     (out / "bench.md").write_text(markdown_report(results))

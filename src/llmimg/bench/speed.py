@@ -11,8 +11,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import torch
 
-from llmimg.benchmark.config import BenchConfig
-from llmimg.benchmark.measure import peak_rss_mb, time_call
+from llmimg.bench.config import BenchConfig
+from llmimg.bench.measure import peak_rss_mb, time_call
 from llmimg.data import shapes
 from llmimg.pipeline.generate import Pipeline
 from llmimg.pipeline.png import image_metadata, png_bytes

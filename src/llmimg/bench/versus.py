@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from llmimg.benchmark.config import BenchConfig
-from llmimg.benchmark.measure import time_call
-from llmimg.benchmark.speed import bench_prompts
+from llmimg.bench.config import BenchConfig
+from llmimg.bench.measure import time_call
+from llmimg.bench.speed import bench_prompts
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
 from llmimg.text.encoder import TextEncoder
 
