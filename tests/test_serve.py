@@ -381,3 +381,22 @@ def test_cli_serve_rejects_bad_settings(capsys):
 
     assert main(["serve", "--max-batch-size", "0"]) == 2
     assert "--max-batch-size must be at least 1" in capsys.readouterr().err
+
+
+def test_half_sent_body_gets_408_and_the_server_goes_on(pipeline):
+    """A client that sends the headers and half its body, then stalls, is answered and its connection closed."""
+    app = create_app(pipeline, ServerConfig(body_timeout_s=0.5))
+    with running(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as connection:
+            connection.sendall(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               b"Content-Length: 100\r\n\r\n{\"prompt\": \"a ")
+            start = time.perf_counter()
+            answer = b""
+            while chunk := connection.recv(65536):  # until the server closes the connection
+                answer += chunk
+            waited = time.perf_counter() - start
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408") and 0.4 < waited < 9
+        assert "request body incomplete after 0.5 s" in json.loads(body)["error"]["message"]
+        assert httpx.get(f"{url}/generate", params={"prompt": "a large red circle"}).status_code == 200

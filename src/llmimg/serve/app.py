@@ -5,8 +5,9 @@
     app = create_app(Pipeline.load(), ServerConfig())   # then: uvicorn.run(app)
 
 Every error is JSON in the OpenAI layout, `{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}`,
-so the official clients raise it with its message. Bad input is always 4xx: invalid fields 400, too large a body
-413, a full queue 429 (at once, with Retry-After); only a request that waited longer than the timeout gets 503.
+so the official clients raise it with its message. Bad input is always 4xx: invalid fields 400, a body that stalls
+half-sent 408, too large a body 413, a full queue 429 (at once, with Retry-After); only a request that waited longer
+than the timeout gets 503.
 /docs is Swagger UI from the `swagger-ui-bundle` package, served here, so it works offline.
 """
 
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(str(resources.files("llmimg") / "serve" / "static"))
 ERROR_TYPES = {400: "invalid_request_error", 404: "not_found_error", 405: "invalid_request_error",
+               408: "invalid_request_error",
                413: "invalid_request_error", 429: "rate_limit_error", 503: "server_overloaded"}
 
 
@@ -71,7 +73,7 @@ def create_app(pipeline: Pipeline, config: ServerConfig | None = None, aliases: 
     if config.cors:
         app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
     app.add_middleware(RequestGate, metrics=service.metrics, max_body_bytes=config.max_body_bytes,
-                       endpoints=lambda: {route.path for route in app.routes})
+                       endpoints=lambda: {route.path for route in app.routes}, body_timeout_s=config.body_timeout_s)
     return app
 
 

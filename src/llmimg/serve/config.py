@@ -20,6 +20,7 @@ class ServerConfig:
     max_size: int = 2048  # largest width or height a request may ask for (other sizes are resampled, Lanczos)
     strict_size: bool = False  # refuse sizes other than the model's own instead of resampling
     timeout_s: float = 30.0  # a request still waiting for the model after this gets 503
+    body_timeout_s: float = 10.0  # a request body still incomplete after this long between its parts gets 408
     cors: bool = False  # let web pages on other origins call the API (Access-Control-Allow-Origin: *)
     access_log: bool = False  # log one line per request (costs throughput under load)
 
@@ -30,8 +31,9 @@ class ServerConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.max_wait_ms < 0:
             raise ValueError(f"--max-wait-ms must be at least 0, got {self.max_wait_ms}")
-        if self.timeout_s <= 0:
-            raise ValueError(f"--timeout-s must be positive, got {self.timeout_s}")
+        for name in ("timeout_s", "body_timeout_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be positive, got {getattr(self, name)}")
         if self.max_images > self.max_queue:
             raise ValueError(f"--max-images ({self.max_images}) cannot exceed --max-queue ({self.max_queue}): "
                              "such a request could never be queued")

@@ -5,6 +5,7 @@ The middleware is plain ASGI rather than Starlette's BaseHTTPMiddleware, which c
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Callable
@@ -47,12 +48,16 @@ class ServerMetrics:
 
 
 class RequestGate:
-    """ASGI middleware: 413 for bodies over `max_body_bytes`, and each request's status and latency recorded."""
+    """ASGI middleware: 413 for bodies over `max_body_bytes`, 408 for a body whose next part does not come within
+    `body_timeout_s` (a client that sends half a body and stalls would otherwise hold its connection and its slot
+    for ever: uvicorn has no such timeout), and each request's status and latency recorded."""
 
-    def __init__(self, app, metrics: ServerMetrics, max_body_bytes: int, endpoints: Callable[[], set[str]]):
+    def __init__(self, app, metrics: ServerMetrics, max_body_bytes: int, endpoints: Callable[[], set[str]],
+                 body_timeout_s: float = 10.0):
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.body_timeout_s = body_timeout_s
         self.endpoints = endpoints  # known paths; anything else is counted as "other" (bounded label values)
         self._known: set[str] | None = None
 
@@ -68,7 +73,11 @@ class RequestGate:
 
         async def limited_receive():
             nonlocal received
-            message = await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.body_timeout_s)
+            except TimeoutError:
+                raise HTTPException(408, f"request body incomplete after {self.body_timeout_s:g} s: send it "
+                                         "whole") from None
             received += len(message.get("body", b""))
             if received > self.max_body_bytes:  # a chunked body with no Content-Length
                 raise HTTPException(413, self._too_large())
