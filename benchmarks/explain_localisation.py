@@ -72,7 +72,8 @@ def main() -> None:
     print("| map | mean share of mass in the colour's object box | median | colour words |")
     print("|---|---:|---:|---:|")
     for name, figures in summary.items():
-        print(f"| {name} | {100 * figures['mean_share']:.1f}% | {100 * figures['median_share']:.1f}% | {figures['n']} |")
+        print(f"| {name} | {100 * figures['mean_share']:.1f}% | {100 * figures['median_share']:.1f}% | "
+              f"{figures['n']} |")
     print(f"{missing} colour words had no single object of their colour in the image; {seconds:.0f} s")
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)

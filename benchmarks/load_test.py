@@ -30,7 +30,8 @@ import httpx
 
 LOOPBACK = {"127.0.0.1", "localhost", "::1"}
 PROMPTS = ["a large red circle", "a small blue square", "a large purple triangle", "a small yellow circle",
-           "a small yellow circle to the left of a large cyan triangle", "a large green square above a small red circle",
+           "a small yellow circle to the left of a large cyan triangle",
+           "a large green square above a small red circle",
            "a small orange triangle", "a large blue circle below a small green square"]
 
 
@@ -202,16 +203,17 @@ def main() -> None:
                                                           / max(batches, 1), 2),
                                "model_busy_fraction": round((after["model_seconds"] - before["model_seconds"])
                                                             / stage["seconds"], 3),
-                               "queued_ms_per_request": round(1000 * (after["queued_seconds"] - before["queued_seconds"])
-                                                              / max(after["queued_requests"] - before["queued_requests"],
-                                                                    1), 2)}
+                               "queued_ms_per_request": round(
+                                   1000 * (after["queued_seconds"] - before["queued_seconds"])
+                                   / max(after["queued_requests"] - before["queued_requests"], 1), 2)}
             stage["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
             stages.append(stage)
             lat = stage["latency_ms"]
             print(f"concurrency {concurrency:4d}: {stage['images_per_s']:8.1f} images/s  p50 {lat['p50']} ms  "
                   f"p99 {lat['p99']} ms  ok {stage['ok']}  429 {stage['rejected_429']}  errors {stage['errors']}  "
                   f"| server: {stage['server']['images_per_pass']} images/pass, "
-                  f"{stage['server']['model_ms_per_pass']} ms/pass, queued {stage['server']['queued_ms_per_request']} ms,"
+                  f"{stage['server']['model_ms_per_pass']} ms/pass, "
+                  f"queued {stage['server']['queued_ms_per_request']} ms,"
                   f" model busy "
                   f"{100 * stage['server']['model_busy_fraction']:.0f}%  | load {stage['load_average_after']}")
     finally:

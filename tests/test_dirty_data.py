@@ -97,7 +97,8 @@ def test_pack_round_trips_the_usable_samples(dirty_folder, tmp_path):
     assert (again / "shard-000001.tar").read_bytes() == (shards / "shard-000001.tar").read_bytes()  # reproducible
 
 
-def test_training_on_a_dirty_folder_and_its_shards_skips_counts_and_logs_once(dirty_folder, tmp_path, caplog, text_encoder):
+def test_training_on_a_dirty_folder_and_its_shards_skips_counts_and_logs_once(dirty_folder, tmp_path, caplog,
+                                                                              text_encoder):
     config = TrainConfig(out=str(tmp_path / "run"), data=str(dirty_folder), model="gan-tiny", steps=6, batch_size=4,
                          log_every=3, sample_every=1000, checkpoint_every=1000, eval_n=0, device="cpu")
     with caplog.at_level(logging.WARNING):

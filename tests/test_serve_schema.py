@@ -39,7 +39,8 @@ def test_no_input_causes_a_server_error(tiny_model_path, text_encoder):
         for operation in operations:
             has_inputs = bool(len(operation.query) or operation.body)  # a path parameter has no invalid form
             with_inputs += has_inputs
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if has_inputs else (GenerationMode.POSITIVE,):
+            modes = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE) if has_inputs else (GenerationMode.POSITIVE,)
+            for mode in modes:
                 @given(case=operation.as_strategy(generation_mode=mode))
                 @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=True,
                           suppress_health_check=list(HealthCheck))

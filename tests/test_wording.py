@@ -146,7 +146,8 @@ def test_eval_suite_reports_the_wording_metric_for_models_only():
     assert "wording" in EvalConfig().chosen_metrics(is_shapes=True)
     with pytest.raises(ValueError, match="shapes"):
         config.chosen_metrics(is_shapes=False)
-    result = run_evaluation([Contestant("reader", "model", canonical_reader)], config, SimpleNamespace(name="stub"), 64).result
+    reader = Contestant("reader", "model", canonical_reader)
+    result = run_evaluation([reader], config, SimpleNamespace(name="stub"), 64).result
     real, model = result["rows"]
     assert "wording" not in real and model["wording"]["all"] == {"n": len(HELDOUT), "wording": 0.0,
                                                                   "canonical": 1.0, "ratio": 0.0}
@@ -157,5 +158,6 @@ def test_eval_suite_reports_the_wording_metric_for_models_only():
 def test_the_committed_heldout_file_is_what_its_script_writes():
     script = Path(__file__).parents[1] / "benchmarks" / "make_wording_set.py"
     env = {**os.environ, "PYTHONPATH": str(Path(llmimg.__file__).parents[1])}
-    done = subprocess.run([sys.executable, str(script), "--check"], env=env, capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, str(script), "--check"], env=env, capture_output=True, text=True,
+                          check=False)
     assert done.returncode == 0, done.stdout + done.stderr

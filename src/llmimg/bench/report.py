@@ -28,8 +28,8 @@ def markdown_report(results: dict) -> str:
         f"(load average {load['loadavg_before']} before, {load['loadavg_after']} after)."),
         (f"Ceiling (2048 x 2048 matrix product): {ceiling['fp32_gflops']:.0f} GFLOP/s fp32 (the faster of torch, "
         f"{ceiling['torch_fp32_gflops']:.0f}, and onnxruntime, {ceiling['onnxruntime_fp32_gflops']:.0f}), "
-        f"{ceiling['bf16_gflops']:.0f} GFLOP/s bf16 (torch). Generator: {results['generator_flops_per_image'] / 1e9:.3f} GFLOP per image "
-        "(torch.utils.flop_counter)."),
+        f"{ceiling['bf16_gflops']:.0f} GFLOP/s bf16 (torch). Generator: "
+        f"{results['generator_flops_per_image'] / 1e9:.3f} GFLOP per image (torch.utils.flop_counter)."),
         "",
         "## Per backend and batch size (medians; p90 in brackets; ms per call)",
         "",

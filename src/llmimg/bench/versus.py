@@ -30,9 +30,9 @@ def measure_peer(config: BenchConfig, progress=None) -> dict:
 
     path = peer_path(config)
     if not path.is_file():
-        raise FileNotFoundError(f"diffusion peer checkpoint not found: {path} "
-                                "(it ships in llmimg's repository, benchmarks/peers/, not in the wheel: pass its path with --peer, or "
-                                "train one with benchmarks/train_diffusion_peer.py)")
+        raise FileNotFoundError(f"diffusion peer checkpoint not found: {path} (it ships in llmimg's repository, "
+                                "benchmarks/peers/, not in the wheel: pass its path with --peer, or train one with "
+                                "benchmarks/train_diffusion_peer.py)")
     unet, peer_config, metadata = load_peer(path)
     device = torch.device(config.device)
     unet.to(device)

@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> None:
             names = [file_stem(index, prompt, seed) for index, (prompt, seed) in enumerate(zip(*request.expanded))]
             images = read_pngs([args.out / f"{name}.png" for name in names])
         save_grid(images, request.prompts, request.n, args.out / "grid.png")
-    print(f"wrote {counted(request.n * len(request.prompts), 'image')} to {args.out}/" + (f" (overview: {args.out / 'grid.png'})" if args.grid else ""))
+    overview = f" (overview: {args.out / 'grid.png'})" if args.grid else ""
+    print(f"wrote {counted(request.n * len(request.prompts), 'image')} to {args.out}/{overview}")
 
 
 def warn_unknown_words(prompts: list[str], dataset: str) -> None:

@@ -97,5 +97,6 @@ def _is_int(value) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)  # JSON true is no channel count
 
 
+# generous bounds: no sane model is near them
 SIZES = {"noise_dim": (1, 1024), "text_dim": (1, 4096), "cond_dim": (1, 2048), "channels": (1, 1024),
-         "max_channels": (1, 2048), "attention_heads": (1, 64), "slots": (0, 16)}  # generous bounds: no sane model is near them
+         "max_channels": (1, 2048), "attention_heads": (1, 64), "slots": (0, 16)}

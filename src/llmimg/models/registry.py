@@ -85,7 +85,8 @@ def preset(name: str, **overrides) -> ModelConfig:
     return replace(PRESETS[name], **overrides)
 
 
-def resolve_preset(name: str, family_name: str | None = None, resolution: int | None = None, **overrides) -> ModelConfig:
+def resolve_preset(name: str, family_name: str | None = None, resolution: int | None = None,
+                   **overrides) -> ModelConfig:
     """The config a training run asks for: `--model-type vae` picks `vae-<resolution>` (or `vae-64` resized),
     otherwise the preset `name`; `--resolution` overrides the preset's."""
     if family_name is not None:

@@ -4,10 +4,10 @@ For scenes of a few objects on a plain background (`shapes`). The DF-GAN generat
 feature map, so two objects share features: their colours bleed, they fuse, and a size word binds to the wrong one.
 Here `slots` learned queries compete for the words (slot attention: a token one slot claims the others do not
 read, so one slot can take the first phrase and another the second); each takes its own share of the noise and
-decides where its object stands, whether it is there at all, and what it looks like. A small per-pixel network draws each object in coordinates relative to its centre (a spatial
-broadcast decoder, Watters et al. 2019, with Fourier features), and the objects are laid over a background colour
-with their alpha masks, in slot order (object-centric generators: GIRAFFE, GANformer2; slot attention, Locatello
-et al. 2020). Same interface as `Generator`: (noise, tokens, mask, pooled) -> images in [-1, 1].
+decides where its object stands, whether it is there at all, and what it looks like. A small per-pixel network
+draws each object in coordinates relative to its centre (a spatial broadcast decoder, Watters et al. 2019, with
+Fourier features), and the objects are laid over a background colour with their alpha masks, in slot order
+(object-centric generators: GIRAFFE, GANformer2; slot attention, Locatello et al. 2020). Same interface as `Generator`: (noise, tokens, mask, pooled) -> images in [-1, 1].
 """
 
 from __future__ import annotations
@@ -55,7 +55,8 @@ class SlotGenerator(nn.Module):
                                          nn.Linear(width, width))
         # with slot_noise "where" the noise only places the objects: what they look like comes from the words alone
         self.noise_in_state = config.slot_noise == "all"
-        self.state = nn.Sequential(nn.Linear((3 if self.noise_in_state else 2) * width, width), nn.LeakyReLU(0.2), nn.Linear(width, width),
+        inputs = (3 if self.noise_in_state else 2) * width  # read words, sentence (and the noise)
+        self.state = nn.Sequential(nn.Linear(inputs, width), nn.LeakyReLU(0.2), nn.Linear(width, width),
                                    nn.LeakyReLU(0.2))
         self.where = nn.Linear(width if self.noise_in_state else 2 * width, 3)  # centre (x, y), presence logit
         self.background = nn.Linear(width, 3)  # from the sentence

@@ -4,9 +4,9 @@ Method: occlusion. For each word of the prompt in turn, the image is redrawn fro
 and the word's map is the per-pixel change: the L2 norm over RGB of the difference, in [-1, 1] pixel units.
 "Without the word" has two readings, both offered:
 
-* `tokens` (the default for generators with word attention): the word's token embeddings are taken out of what the generator's word attention reads
-  (masked), while the sentence vector and the other tokens stay as they are. The layout, which the noise and the
-  sentence vector set, stays put; the map shows the pixels that read this word.
+* `tokens` (the default for generators with word attention): the word's token embeddings are taken out of what
+  the generator's word attention reads (masked), while the sentence vector and the other tokens stay as they are.
+  The layout, which the noise and the sentence vector set, stays put; the map shows the pixels that read this word.
 * `input`: the word is replaced by the encoder's [MASK] token before the language model runs, so no trace of it
   reaches any token or the sentence vector. This is the word's whole effect, and on a one-step GAN that usually
   includes moving everything (a new sentence vector is a new layout).
