@@ -7,7 +7,8 @@ read, so one slot can take the first phrase and another the second); each takes 
 decides where its object stands, whether it is there at all, and what it looks like. A small per-pixel network
 draws each object in coordinates relative to its centre (a spatial broadcast decoder, Watters et al. 2019, with
 Fourier features), and the objects are laid over a background colour with their alpha masks, in slot order
-(object-centric generators: GIRAFFE, GANformer2; slot attention, Locatello et al. 2020). Same interface as `Generator`: (noise, tokens, mask, pooled) -> images in [-1, 1].
+(object-centric generators: GIRAFFE, GANformer2; slot attention, Locatello et al. 2020). Same interface as
+`Generator`: (noise, tokens, mask, pooled) -> images in [-1, 1].
 """
 
 from __future__ import annotations
