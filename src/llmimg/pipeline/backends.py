@@ -29,6 +29,11 @@ log = logging.getLogger(__name__)
 class Bfloat16Generator(nn.Module):
     """A bfloat16, channels_last copy of a generator behind the float32 interface (inputs cast in, images out)."""
 
+    # All rows in one pass (pipeline/sampling.py): its images match eager fp32's within the backend's tolerance, not
+    # bit for bit, so fixed-shape passes would buy nothing a user can rely on, and they cost it 47% (bf16) and 57%
+    # (compile-bf16) of its images/s at batch 64 (4-row passes against one pass; benchmarks/rows_per_pass.py).
+    fixed_shapes = False
+
     def __init__(self, generator: nn.Module):
         super().__init__()
         self.config = generator.config

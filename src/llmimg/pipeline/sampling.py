@@ -34,7 +34,8 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 # rows of different blocks never sharing a pass. An image is then a function of (model, prompt, seed) alone, whatever
 # it is drawn with; tests/test_pipeline.py checks it on the float outputs. A GPU gets larger passes (a lone image
 # costs little more there, and GPU throughput needs the rows). A backend whose kernels do not depend on the batch
-# (ONNX Runtime's, seen here) says so with `fixed_shapes = False` and runs all rows in one pass.
+# (ONNX Runtime's, seen here) says so with `fixed_shapes = False` and runs all rows in one pass; so do the bf16
+# backends, which match eager within a tolerance, not bit for bit, and lose half their speed in 4-row passes.
 ROWS_PER_PASS = 4  # on the CPU: batches of 4 to 8 rows are its fastest per image (docs/bench/shapes/bench.md)
 GPU_ROWS_PER_PASS = 64
 TOKEN_BLOCK = 16  # token columns per block; a prompt of the shapes grammar fits one
