@@ -129,7 +129,8 @@ class TextEncoder:
         text/embedding_cache.py), else from the language model."""
         found = {key: stored for key in keys if self.store is not None and (stored := self.store.get(key)) is not None}
         missing = [key for key in keys if key not in found]
-        found.update(zip(missing, self._encode(missing)))
+        if missing:
+            found.update(zip(missing, self._encode(missing)))
         return [found[key] for key in keys]
 
     @torch.inference_mode()

@@ -148,7 +148,10 @@ class Trainer:
         initial = load_model(config.init_from) if config.init_from else None
         if initial is not None:  # e.g. a GAN whose generator starts from a trained VAE decoder (same network)
             model_config = replace(initial.config, family=model_config.family, dataset=dataset_name)
-        # the data first: a wrong dataset name should fail before the language model loads
+        # the checkpoint to continue from (rank 0 reads it), then the data: a wrong --resume or dataset name fails
+        # before the language model loads and the captions are encoded
+        self.resume_from = resolve_resume(self.out, config.resume, self.device) \
+            if config.resume and self.world.is_main else None
         self.dataset = build_dataset(config.data, model_config.resolution, seed=config.seed,
                                      template=config.caption_template, caption_variants=config.caption_variants,
                                      caption_column=config.caption_column)
@@ -243,8 +246,9 @@ class Trainer:
         return save_checkpoint(self.out, self.step, self.state_dict(), self.config.keep_checkpoints)
 
     def resume(self, resume: str) -> None:
-        """Rank 0 picks the checkpoint ("auto": the newest readable one); every rank loads that same file."""
-        found = resolve_resume(self.out, resume, self.device) if self.world.is_main else None
+        """Rank 0 picked the checkpoint when the trainer was made ("auto": the newest readable one); every rank
+        loads that same file."""
+        found = self.resume_from
         path = broadcast_object(str(found[0]) if found else None, self.world)
         if path is None:
             log.warning("--resume %s: no checkpoint in %s yet, starting from step 0", resume, self.out)
