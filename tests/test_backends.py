@@ -105,6 +105,7 @@ def test_unknown_backend_is_a_clear_error(capsys):
     assert "unknown backend 'fast'" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_onnx_images_do_not_depend_on_the_batch(text_encoder):
     pipe = Pipeline.load("shapes", text_encoder, device="cpu", backend="onnx")
     together = pipe.generate(REQUEST)

@@ -383,6 +383,7 @@ def test_cli_serve_rejects_bad_settings(capsys):
     assert "--max-batch-size must be at least 1" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_half_sent_body_gets_408_and_the_server_goes_on(pipeline):
     """A client that sends the headers and half its body, then stalls, is answered and its connection closed."""
     app = create_app(pipeline, ServerConfig(body_timeout_s=0.5))

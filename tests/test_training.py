@@ -12,7 +12,8 @@ from llmimg.training.trainer import Trainer, train
 
 def _config(tmp_path, **overrides):
     values = {"out": str(tmp_path / "run"), "model": "gan-tiny", "steps": 4, "batch_size": 4, "log_every": 2,
-              "eval_every": 4, "eval_n": 4, "sample_every": 4, "checkpoint_every": 2}
+              "eval_every": 4, "eval_n": 4, "sample_every": 4, "checkpoint_every": 2,
+              "precompute_text": False}  # the caption store has its own tests (test_embedding_cache.py)
     return TrainConfig(**{**values, **overrides})
 
 

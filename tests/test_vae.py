@@ -15,7 +15,7 @@ from llmimg.training.trainer import Trainer
 def test_vae_loss_is_finite_and_decreases(tmp_path, text_encoder):
     torch.manual_seed(0)
     config = TrainConfig(out=str(tmp_path), model_type="vae", model="vae-tiny", batch_size=8, generator_lr=2e-3,
-                         critic_lr=2e-3, kl_warmup_steps=1)
+                         critic_lr=2e-3, kl_warmup_steps=1, precompute_text=False)
     trainer = Trainer(config, text_encoder)
     assert trainer.model_config.family == "vae"
     images, captions = zip(*(trainer.dataset[i] for i in range(8)))
