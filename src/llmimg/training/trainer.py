@@ -248,7 +248,7 @@ class Trainer:
     def resume(self, resume: str) -> None:
         """Rank 0 picked the checkpoint when the trainer was made ("auto": the newest readable one); every rank
         loads that same file."""
-        found = self.resume_from
+        found, self.resume_from = self.resume_from, None  # its state is loaded once, not held for the whole run
         path = broadcast_object(str(found[0]) if found else None, self.world)
         if path is None:
             log.warning("--resume %s: no checkpoint in %s yet, starting from step 0", resume, self.out)
