@@ -240,3 +240,56 @@ def test_slot_noise_where_moves_objects_but_never_changes_their_look():
     weight = torch.tensor([[1.0, 1.0, 1.0, 1.0, 0.0, 0.0]])
     place = order_features(weight)[0, :, 0]
     assert torch.allclose(place[:4], torch.tensor([0.25, 0.5, 0.75, 1.0]))
+
+
+def test_segment_claims_cut_the_prompt_at_its_boundaries():
+    """slot_read "segments": a boundary token ends its slot's segment, padding is claimed by none, and with no
+    boundary the second slot claims nothing (so it is absent)."""
+    from llmimg.models.slots import segment_claims
+
+    weight = torch.tensor([[1.0, 1.0, 1.0, 1.0, 1.0, 0.0]])
+    claims = segment_claims(torch.tensor([[0.0, 0.0, 1.0, 0.0, 0.0, 1.0]]), weight, slots=2)
+    assert claims.shape == (1, 2, 6)
+    assert torch.allclose(claims[0, 0, :3], torch.ones(3)) and (claims[0, 0, 3:5] < 0.005).all()
+    assert torch.allclose(claims[0, 1, 3:5], torch.ones(2)) and (claims[0, 1, :3] < 0.005).all()
+    assert (claims[..., 5] == 0).all()
+    past = segment_claims(torch.tensor([[0.0, 1.0, 0.0, 1.0, 0.0, 0.0]]), weight, slots=2)
+    assert torch.allclose(past[0, 1, 2:5], torch.ones(3))  # past the last slot's own segment: still the last slot's
+    none = segment_claims(torch.zeros(1, 6), weight, slots=2)
+    assert torch.allclose(none[0, 0], weight[0]) and none[0, 1].sum() < 0.03
+
+
+def test_segment_slots_start_as_one_object_and_place_each_slot_after_the_one_before():
+    config = preset("slots3-tiny")
+    generator, critic = build_generator(config), build_critic(config)
+    tokens, mask, pooled = _text(2)
+    noise = torch.randn(2, config.noise_dim)
+    images = generator(noise, tokens, mask, pooled)
+    assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
+    critic(images, tokens, mask, pooled).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
+    generator.zero_grad()
+    _, centre, presence, _ = generator.layout(noise, tokens, mask, pooled)
+    assert (presence[:, 0] > 0.9).all() and (presence[:, 1] < 0.05).all()  # no boundary yet: one object
+    centre[:, 1].sum().backward()  # the second centre reads the first: the where layer's last two inputs
+    assert generator.where.weight.grad[:2, -2:].abs().sum() > 0
+    with torch.no_grad():
+        generator.boundary.bias.fill_(10.0)  # every token a boundary: both segments hold words
+        assert (generator.layout(noise, tokens, mask, pooled)[2] > 0.9).all()
+    with pytest.raises(ValueError, match="slot_read"):
+        preset("slots-tiny", slot_read="tokens")
+
+
+def test_slot_separation_keeps_each_slot_apart_from_the_one_before():
+    config = preset("slots4-tiny")
+    assert config.slot_separation == 0.5 and preset("slots3-tiny", slot_separation=1).slot_separation == 1.0
+    generator = build_generator(config)
+    tokens, mask, pooled = _text(2)
+    with torch.no_grad():
+        generator.boundary.bias.fill_(10.0)
+        centre = torch.cat([generator.layout(torch.randn(2, config.noise_dim), tokens, mask, pooled)[1]
+                            for _ in range(16)])
+    inside = (centre[:, 1].abs() < 1).all(-1)  # the canvas's edge aside
+    assert inside.sum() > 8 and ((centre[:, 1] - centre[:, 0]).norm(dim=-1)[inside] >= 0.5 - 1e-5).all()
+    with pytest.raises(ValueError, match="slot_separation"):
+        preset("slots2-64", slot_separation=0.5)  # only where slots are placed one after another

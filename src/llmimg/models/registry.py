@@ -68,8 +68,17 @@ PRESETS.update({f"vae{v}-{size}": replace(PRESETS[f"gan{v}-{size}"], family="vae
                 for v in ("2", "3") for size in ("64", "tiny")})
 # slots2: the noise only places the objects (and says whether each is there); their look comes from the words
 PRESETS["slots2-64"] = replace(PRESETS["slots-64"], slot_noise="where")
+# slots3: slots2 reading the prompt as ordered segments (one object a phrase), each placed after the one before
+PRESETS["slots3-64"] = replace(PRESETS["slots2-64"], slot_read="segments")
+PRESETS["slots3-tiny"] = replace(PRESETS["slots-tiny"], slot_noise="where", slot_read="segments")
+# slots4: slots3 with objects kept apart, as in every `shapes` scene: a slot stands at least 16 px (0.5 of [-1, 1],
+# two small objects' half-sides and the dataset's 4 px gap) from the one before it, so an object a one-object
+# prompt does not name cannot hide under the other, and the relation words only choose the direction
+PRESETS["slots4-64"] = replace(PRESETS["slots3-64"], slot_separation=0.5)
+PRESETS["slots4-tiny"] = replace(PRESETS["slots3-tiny"], slot_separation=0.5)
 PRESETS.update({f"{name}-vae-{size}": replace(PRESETS[f"{name}-{size}"], family="vae")
-                for name, size in (("slots", "64"), ("slots", "tiny"), ("slots2", "64"))})
+                for name, size in (("slots", "64"), ("slots", "tiny"), ("slots2", "64"), ("slots3", "64"),
+                                   ("slots3", "tiny"), ("slots4", "64"), ("slots4", "tiny"))})
 
 
 def family(name: str) -> Family:

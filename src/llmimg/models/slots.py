@@ -3,7 +3,9 @@
 For scenes of a few objects on a plain background (`shapes`). The DF-GAN generator paints every pixel from one
 feature map, so two objects share features: their colours bleed, they fuse, and a size word binds to the wrong one.
 Here `slots` learned queries compete for the words (slot attention: a token one slot claims the others do not
-read, so one slot can take the first phrase and another the second); each takes its own share of the noise and
+read, so one slot can take the first phrase and another the second), or (slot_read "segments") the prompt is cut
+into ordered segments, one an object, at boundaries the network scores per token, a segment with no words making
+its slot absent; each slot takes its own share of the noise and
 decides where its object stands, whether it is there at all, and what it looks like. A small per-pixel network
 draws each object in coordinates relative to its centre (a spatial broadcast decoder, Watters et al. 2019, with
 Fourier features), and the objects are laid over a background colour with their alpha masks, in slot order
@@ -22,6 +24,11 @@ from llmimg.models.layers import TextProjection
 FREQUENCIES = (1.0, 2.0, 4.0, 8.0)  # of the relative coordinates' Fourier features, in half-periods per unit
 READ_ROUNDS = 2  # rounds of slot attention over the words
 BLOB_LOGIT, BLOB_FALLOFF = 2.0, 40.0  # the initial alpha: sigmoid(2 - 40 r^2), 1/2 at r = 0.22 (7 px of 64)
+# slot_read "segments": a token belongs to segment number (boundaries before it), softly, with this spread; a token
+# one segment away keeps exp(-1 / (2 * 0.3^2)) = 0.004 of its claim
+SEGMENT_WIDTH = 0.3
+BOUNDARY_BIAS = -4.0  # boundaries start rare (1.8% a token): the whole prompt starts as the first slot's
+PRESENCE_SHARPNESS = 8.0  # a segment's presence, sigmoid(8 (claimed tokens - 1/2)): 0.02 empty, 0.98 for one word
 
 
 def fourier(coordinates: torch.Tensor) -> torch.Tensor:
@@ -39,6 +46,18 @@ def order_features(weight: torch.Tensor) -> torch.Tensor:
     return torch.cat([place[..., None], scaled.sin(), scaled.cos()], dim=-1)
 
 
+def segment_claims(boundary: torch.Tensor, weight: torch.Tensor, slots: int) -> torch.Tensor:
+    """(B, T) boundary probabilities and token weights (0: not read) -> (B, slots, T) claims. A token's place is the
+    number of boundaries before it (a boundary token ends its segment), and slot k claims the tokens whose place is
+    near k: exp(-(place - k)^2 / (2 SEGMENT_WIDTH^2)); the last slot also claims what lies past its own segment. No
+    boundary: slot 0 claims the prompt, the others nothing."""
+    boundary = boundary * weight
+    place = (boundary.cumsum(1) - boundary).clamp(max=slots - 1)  # (B, T): words past the last cut: last slot's
+    number = torch.arange(slots, device=place.device, dtype=place.dtype)
+    claims = torch.exp(-(place[:, None, :] - number[None, :, None]).pow(2) / (2 * SEGMENT_WIDTH**2))
+    return claims * weight[:, None, :]
+
+
 class SlotGenerator(nn.Module):
     """noise (B, noise_dim) + text -> images (B, 3, R, R): `config.slots` objects over a background."""
 
@@ -50,8 +69,15 @@ class SlotGenerator(nn.Module):
         self.queries = nn.Parameter(torch.randn(slots, width) / width**0.5)
         self.noise = nn.Linear(config.noise_dim, slots * width)  # each slot's share of the noise
         self.read_norm = nn.LayerNorm(width)
-        self.read_key_value = nn.Linear(width, 2 * width)
-        self.read_order = nn.Linear(1 + 2 * len(FREQUENCIES), width)  # where a token stands in the prompt
+        # slot_read "segments": the prompt is cut into ordered segments, one a slot (a boundary score a token),
+        # and each slot is placed knowing where the slot before it stands (for the relation words)
+        segments = config.slot_read == "segments"
+        self.boundary = nn.Linear(width, 1) if segments else None
+        if self.boundary is not None:
+            nn.init.zeros_(self.boundary.weight)
+            nn.init.constant_(self.boundary.bias, BOUNDARY_BIAS)
+        self.read_key_value = nn.Linear(width, (1 if segments else 2) * width)  # segments need no keys
+        self.read_order = None if segments else nn.Linear(1 + 2 * len(FREQUENCIES), width)  # a token's place
         self.read_update = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.LeakyReLU(0.2),
                                          nn.Linear(width, width))
         # with slot_noise "where" the noise only places the objects: what they look like comes from the words alone
@@ -59,7 +85,9 @@ class SlotGenerator(nn.Module):
         inputs = (3 if self.noise_in_state else 2) * width  # read words, sentence (and the noise)
         self.state = nn.Sequential(nn.Linear(inputs, width), nn.LeakyReLU(0.2), nn.Linear(width, width),
                                    nn.LeakyReLU(0.2))
-        self.where = nn.Linear(width if self.noise_in_state else 2 * width, 3)  # centre (x, y), presence logit
+        where_inputs = (width if self.noise_in_state else 2 * width) + (2 if segments else 0)
+        # centre (x, y) and presence logit; with segments presence is the words' alone: the prompt says how many
+        self.where = nn.Linear(where_inputs, 2 if segments else 3)
         self.background = nn.Linear(width, 3)  # from the sentence
         # the per-pixel drawer: relative coordinates' features, modulated by the slot's state (FiLM), to rgb + alpha
         self.coordinates = nn.Linear(2 + 4 * len(FREQUENCIES), hidden)
@@ -69,18 +97,30 @@ class SlotGenerator(nn.Module):
         nn.init.zeros_(self.background.weight)  # start on white, as every bundled dataset is
         nn.init.ones_(self.background.bias)
 
-    def read(self, words: torch.Tensor, mask: torch.Tensor, rounds: int = READ_ROUNDS) -> torch.Tensor:
-        """What each slot reads from the words, the slots competing for them: (B, T, C) -> (B, slots, C).
+    def read(self, words: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What each slot reads from the words, (B, T, C) -> (B, slots, C), and with slot_read "segments" how
+        present each slot's segment is, (B, slots) in (0, 1) (None otherwise)."""
+        normed = self.read_norm(words)
+        weight = mask.to(words.dtype) if mask.dtype == torch.bool else mask.to(words.dtype).exp()  # (B, T): 0 drops
+        if self.boundary is None:
+            return self.compete(*self.read_key_value(normed).chunk(2, dim=-1), weight), None
+        boundary = torch.sigmoid(self.boundary(normed)[..., 0])  # (B, T)
+        # the first token ([CLS]) stands for the whole sentence, which every slot has already: no slot reads it
+        weight = torch.cat([torch.zeros_like(weight[:, :1]), weight[:, 1:]], dim=1)
+        claims = segment_claims(boundary, weight, self.queries.shape[0])  # (B, K, T)
+        mass = claims.sum(-1)  # (B, K): how many tokens each segment holds
+        read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
+        return self.queries.to(words.dtype) + self.read_update(read), torch.sigmoid(PRESENCE_SHARPNESS * (mass - 0.5))
 
-        Slot attention (Locatello et al. 2020) over the prompt's tokens: each token's attention is a softmax over
+    def compete(self, key: torch.Tensor, value: torch.Tensor, weight: torch.Tensor,
+                rounds: int = READ_ROUNDS) -> torch.Tensor:
+        """Slot attention (Locatello et al. 2020) over the prompt's tokens: each token's attention is a softmax over
         the slots, so a token one slot claims the others do not read, then each slot takes the mean of what it
         claimed; `rounds` times, each round refining the slots' queries. Plain cross-attention let every slot read
         every phrase, and two-object scenes came out with both objects in one mixed colour.
         """
-        key, value = self.read_key_value(self.read_norm(words)).chunk(2, dim=-1)  # (B, T, C) each
-        weight = mask.to(words.dtype) if mask.dtype == torch.bool else mask.to(words.dtype).exp()  # (B, T): 0 drops
         key = key + self.read_order(order_features(weight))  # "the first phrase" is then a direction of the key
-        slots = self.queries.to(words.dtype).expand(words.shape[0], -1, -1)  # (B, K, C)
+        slots = self.queries.to(key.dtype).expand(key.shape[0], -1, -1)  # (B, K, C)
         for _ in range(rounds):
             claims = (slots @ key.transpose(1, 2) / key.shape[-1] ** 0.5).softmax(dim=1)  # (B, K, T), over slots
             claims = claims * weight[:, None, :]
@@ -94,14 +134,32 @@ class SlotGenerator(nn.Module):
         words, sentence = self.text(tokens, pooled)
         slots = self.queries.shape[0]
         own_noise = self.noise(noise).unflatten(1, (slots, -1))  # (B, K, C)
-        read, sentence = self.read(words, mask), sentence[:, None].expand(-1, slots, -1)
+        (read, worded), sentence = self.read(words, mask), sentence[:, None].expand(-1, slots, -1)
         if self.noise_in_state:
             state = self.state(torch.cat([read, own_noise, sentence], dim=-1))
-            where = self.where(state)
+            where_in = state
         else:
             state = self.state(torch.cat([read, sentence], dim=-1))
-            where = self.where(torch.cat([state, own_noise], dim=-1))
-        return state, torch.tanh(where[..., :2]), torch.sigmoid(where[..., 2] + 3.0), self.background(sentence[:, 0])
+            where_in = torch.cat([state, own_noise], dim=-1)
+        background = self.background(sentence[:, 0])
+        if worded is None:
+            where = self.where(where_in)
+            return state, torch.tanh(where[..., :2]), torch.sigmoid(where[..., 2] + 3.0), background
+        centres = [torch.tanh(self.where(torch.cat([where_in[:, 0], where_in.new_zeros(len(where_in), 2)], -1)))]
+        for slot in range(1, slots):  # slot by slot, each placed knowing where the one before stands
+            step = self.where(torch.cat([where_in[:, slot], centres[-1]], dim=-1))
+            centres.append(self.place_after(centres[-1], step))
+        return state, torch.stack(centres, dim=1), worded, background
+
+    def place_after(self, before: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
+        """The centre (B, 2) of a slot from the one before it and the where layer's output (B, 2): with no
+        separation its own place, tanh(step); else `before` moved along step by slot_separation + |step| (the
+        canvas's edge aside, never nearer than slot_separation)."""
+        separation = self.config.slot_separation
+        if not separation:
+            return torch.tanh(step)
+        length = step.norm(dim=-1, keepdim=True)
+        return (before + step / length.clamp(min=1e-6) * (separation + length)).clamp(-1.0, 1.0)
 
     def forward(self, noise, tokens, mask, pooled):
         # noise: (B, noise_dim), tokens: (B, T, text_dim), mask: (B, T), pooled: (B, text_dim) -> (B, 3, R, R)
