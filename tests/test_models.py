@@ -293,3 +293,21 @@ def test_slot_separation_keeps_each_slot_apart_from_the_one_before():
     assert inside.sum() > 8 and ((centre[:, 1] - centre[:, 0]).norm(dim=-1)[inside] >= 0.5 - 1e-5).all()
     with pytest.raises(ValueError, match="slot_separation"):
         preset("slots2-64", slot_separation=0.5)  # only where slots are placed one after another
+
+
+def test_cuts_say_whether_from_the_sentence_and_where_from_the_words():
+    """slot_read "cuts": a cut the sentence turns off leaves the second slot absent wherever the words put it;
+    turned on, the second slot reads the words after the cut."""
+    config = preset("slots5-tiny")
+    generator = build_generator(config)
+    tokens, mask, pooled = _text(2)
+    words, sentence = generator.text(tokens, pooled)
+    with torch.no_grad():
+        generator.cuts.bias.fill_(-20.0)
+        assert (generator.read(words, mask, sentence)[1][:, 1] < 0.05).all()
+        generator.cuts.bias.fill_(20.0)  # on, and (untrained) spread evenly: the second slot holds the last words
+        assert (generator.read(words, mask, sentence)[1] > 0.7).all()
+    generator.cuts.bias.data.zero_()
+    images = generator(torch.randn(2, config.noise_dim), tokens, mask, pooled)
+    images.sum().backward()
+    assert generator.cuts.weight.grad.abs().sum() > 0 and generator.boundary.weight.grad.abs().sum() > 0

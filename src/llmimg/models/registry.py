@@ -76,9 +76,12 @@ PRESETS["slots3-tiny"] = replace(PRESETS["slots-tiny"], slot_noise="where", slot
 # prompt does not name cannot hide under the other, and the relation words only choose the direction
 PRESETS["slots4-64"] = replace(PRESETS["slots3-64"], slot_separation=0.5)
 PRESETS["slots4-tiny"] = replace(PRESETS["slots3-tiny"], slot_separation=0.5)
-PRESETS.update({f"{name}-vae-{size}": replace(PRESETS[f"{name}-{size}"], family="vae")
-                for name, size in (("slots", "64"), ("slots", "tiny"), ("slots2", "64"), ("slots3", "64"),
-                                   ("slots3", "tiny"), ("slots4", "64"), ("slots4", "tiny"))})
+# slots5: slots4 whose cut is "whether" from the sentence times "where" from a softmax over the words: slots4's
+# per-token boundaries were pushed down everywhere (one-object prompts must not cut), the second slot with them
+PRESETS["slots5-64"] = replace(PRESETS["slots4-64"], slot_read="cuts")
+PRESETS["slots5-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="cuts")
+PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
+                for name in list(PRESETS) if name.startswith("slots")})
 
 
 def family(name: str) -> Family:

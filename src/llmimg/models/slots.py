@@ -4,7 +4,8 @@ For scenes of a few objects on a plain background (`shapes`). The DF-GAN generat
 feature map, so two objects share features: their colours bleed, they fuse, and a size word binds to the wrong one.
 Here `slots` learned queries compete for the words (slot attention: a token one slot claims the others do not
 read, so one slot can take the first phrase and another the second), or (slot_read "segments") the prompt is cut
-into ordered segments, one an object, at boundaries the network scores per token, a segment with no words making
+into ordered segments, one an object, at boundaries the network scores per token (or, "cuts", whether each cut
+is there from the sentence and where it falls from a softmax over the words), a segment with no words making
 its slot absent; each slot takes its own share of the noise and
 decides where its object stands, whether it is there at all, and what it looks like. A small per-pixel network
 draws each object in coordinates relative to its centre (a spatial broadcast decoder, Watters et al. 2019, with
@@ -71,11 +72,14 @@ class SlotGenerator(nn.Module):
         self.read_norm = nn.LayerNorm(width)
         # slot_read "segments": the prompt is cut into ordered segments, one a slot (a boundary score a token),
         # and each slot is placed knowing where the slot before it stands (for the relation words)
-        segments = config.slot_read == "segments"
-        self.boundary = nn.Linear(width, 1) if segments else None
+        # slot_read "cuts": the sentence says whether each cut is there, the words where it falls (a softmax)
+        segments = config.slot_read != "compete"
+        cuts = config.slot_read == "cuts"
+        self.boundary = nn.Linear(width, slots - 1 if cuts else 1) if segments else None
+        self.cuts = nn.Linear(width, slots - 1) if cuts else None  # from the sentence: one logit a cut
         if self.boundary is not None:
             nn.init.zeros_(self.boundary.weight)
-            nn.init.constant_(self.boundary.bias, BOUNDARY_BIAS)
+            nn.init.constant_(self.boundary.bias, 0.0 if cuts else BOUNDARY_BIAS)
         self.read_key_value = nn.Linear(width, (1 if segments else 2) * width)  # segments need no keys
         self.read_order = None if segments else nn.Linear(1 + 2 * len(FREQUENCIES), width)  # a token's place
         self.read_update = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.LeakyReLU(0.2),
@@ -97,16 +101,21 @@ class SlotGenerator(nn.Module):
         nn.init.zeros_(self.background.weight)  # start on white, as every bundled dataset is
         nn.init.ones_(self.background.bias)
 
-    def read(self, words: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """What each slot reads from the words, (B, T, C) -> (B, slots, C), and with slot_read "segments" how
-        present each slot's segment is, (B, slots) in (0, 1) (None otherwise)."""
+    def read(self, words: torch.Tensor, mask: torch.Tensor,
+             sentence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """What each slot reads from the words, (B, T, C) -> (B, slots, C), and with slot_read "segments" or "cuts"
+        how present each slot's segment is, (B, slots) in (0, 1) (None otherwise)."""
         normed = self.read_norm(words)
         weight = mask.to(words.dtype) if mask.dtype == torch.bool else mask.to(words.dtype).exp()  # (B, T): 0 drops
         if self.boundary is None:
             return self.compete(*self.read_key_value(normed).chunk(2, dim=-1), weight), None
-        boundary = torch.sigmoid(self.boundary(normed)[..., 0])  # (B, T)
         # the first token ([CLS]) stands for the whole sentence, which every slot has already: no slot reads it
         weight = torch.cat([torch.zeros_like(weight[:, :1]), weight[:, 1:]], dim=1)
+        if self.cuts is None:
+            boundary = torch.sigmoid(self.boundary(normed)[..., 0])  # (B, T)
+        else:  # each cut: whether (the sentence) times where (a softmax over the words read)
+            where = self.boundary(normed).masked_fill(weight[..., None] == 0, -1e4).softmax(dim=1)
+            boundary = (where * torch.sigmoid(self.cuts(sentence))[:, None, :]).sum(-1)  # (B, T)
         claims = segment_claims(boundary, weight, self.queries.shape[0])  # (B, K, T)
         mass = claims.sum(-1)  # (B, K): how many tokens each segment holds
         read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
@@ -134,7 +143,7 @@ class SlotGenerator(nn.Module):
         words, sentence = self.text(tokens, pooled)
         slots = self.queries.shape[0]
         own_noise = self.noise(noise).unflatten(1, (slots, -1))  # (B, K, C)
-        (read, worded), sentence = self.read(words, mask), sentence[:, None].expand(-1, slots, -1)
+        (read, worded), sentence = self.read(words, mask, sentence), sentence[:, None].expand(-1, slots, -1)
         if self.noise_in_state:
             state = self.state(torch.cat([read, own_noise, sentence], dim=-1))
             where_in = state

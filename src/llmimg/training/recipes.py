@@ -19,6 +19,7 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from llmimg.models.registry import PRESETS
 from llmimg.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,8 @@ _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_w
             kl_warmup_steps=1, **_BOTH)
 # the VAE preset of each network recipes train (the first stage's; the same network, the VAE family)
 VAE_OF = {f"gan{version}-{size}": f"vae{version}-{size}" for version in ("2", "3") for size in ("64", "tiny")}
-VAE_OF.update({name: name.replace("-", "-vae-") for name in ("slots-64", "slots-tiny", "slots2-64", "slots3-64",
-                                                                "slots3-tiny", "slots4-64", "slots4-tiny")})
+VAE_OF.update({name: name.replace("-", "-vae-") for name in PRESETS
+               if name.startswith("slots") and "-vae-" not in name})
 
 
 @dataclass(frozen=True)
