@@ -296,7 +296,7 @@ def test_slot_separation_keeps_each_slot_apart_from_the_one_before():
 
 
 def test_cuts_say_whether_from_the_sentence_and_where_from_the_words():
-    """slot_read "cuts": a cut the sentence turns off leaves the second slot absent wherever the words put it;
+    """slot_read "gated-cuts": a cut the sentence turns off leaves the second slot absent wherever the words put it;
     turned on, the second slot reads the words after the cut."""
     config = preset("slots5-tiny")
     generator = build_generator(config)
@@ -311,3 +311,29 @@ def test_cuts_say_whether_from_the_sentence_and_where_from_the_words():
     images = generator(torch.randn(2, config.noise_dim), tokens, mask, pooled)
     images.sum().backward()
     assert generator.cuts.weight.grad.abs().sum() > 0 and generator.boundary.weight.grad.abs().sum() > 0
+
+
+class _Scores(torch.nn.Module):
+    """Stands in for a slot network's boundary layer: fixed scores a token."""
+
+    def __init__(self, scores: torch.Tensor):
+        super().__init__()
+        self.scores = scores
+
+    def forward(self, normed):
+        return self.scores[:, :, None].expand(normed.shape[0], -1, 1)
+
+
+def test_a_cut_on_the_last_token_leaves_the_second_slot_empty():
+    """slot_read "cuts": the cut falls where the softmax over the words says; on the last token no further object."""
+    generator = build_generator(preset("slots6-tiny"))
+    tokens, mask, pooled = _text(2)
+    mask[0, :] = True  # both rows: 7 tokens, [CLS] then 6 read
+    words, sentence = generator.text(tokens, pooled)
+    last, third = torch.full((1, 7), -30.0), torch.full((1, 7), -30.0)
+    last[0, 6], third[0, 3] = 30.0, 30.0
+    with torch.no_grad():
+        generator.boundary = _Scores(last)
+        assert (generator.read(words, mask, sentence)[1][:, 1] < 0.05).all()
+        generator.boundary = _Scores(third)  # tokens 4-6 after the cut: the second slot's
+        assert (generator.read(words, mask, sentence)[1] > 0.95).all()

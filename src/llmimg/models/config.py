@@ -26,7 +26,8 @@ class ModelConfig:
     position_features: bool = False  # add learned functions of (x, y) to every block's features (CoordConv)
     slots: int = 0  # > 0: the object-slot generator (models/slots.py) with this many objects, not DF-GAN's
     slot_noise: str = "all"  # what a slot's noise moves: "all" (place and look), or "where" (place, presence only)
-    slot_read: str = "compete"  # how slots read the words: "compete" (slot attention), "segments" or "cuts" (in order)
+    slot_read: str = "compete"  # how slots read the words: "compete" (slot attention); in order: "segments",
+    # "gated-cuts" or "cuts" (models/slots.py)
     slot_separation: float = 0.0  # in order: each slot's centre at least this far from the one before ([-1, 1])
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
@@ -38,10 +39,10 @@ class ModelConfig:
             raise ValueError(f"resolution must be a power of two from 32 to 256, got {side}")
         if self.slot_noise not in ("all", "where"):
             raise ValueError(f"slot_noise must be 'all' or 'where', got {self.slot_noise!r}")
-        if self.slot_read not in ("compete", "segments", "cuts"):
-            raise ValueError(f"slot_read must be 'compete', 'segments' or 'cuts', got {self.slot_read!r}")
+        if self.slot_read not in ("compete", "segments", "gated-cuts", "cuts"):
+            raise ValueError(f"slot_read must be 'compete', 'segments', 'gated-cuts' or 'cuts', got {self.slot_read!r}")
         if not 0.0 <= self.slot_separation <= 2.0 or (self.slot_separation and self.slot_read == "compete"):
-            raise ValueError(f"slot_separation must be from 0 to 2, and only with slot_read 'segments' or 'cuts', "
+            raise ValueError(f"slot_separation must be from 0 to 2, and not with slot_read 'compete', "
                              f"got {self.slot_separation!r}")
         if self.critic_head_kernel not in (1, 3):
             raise ValueError(f"critic_head_kernel must be 1 or 3, got {self.critic_head_kernel}")

@@ -78,8 +78,12 @@ PRESETS["slots4-64"] = replace(PRESETS["slots3-64"], slot_separation=0.5)
 PRESETS["slots4-tiny"] = replace(PRESETS["slots3-tiny"], slot_separation=0.5)
 # slots5: slots4 whose cut is "whether" from the sentence times "where" from a softmax over the words: slots4's
 # per-token boundaries were pushed down everywhere (one-object prompts must not cut), the second slot with them
-PRESETS["slots5-64"] = replace(PRESETS["slots4-64"], slot_read="cuts")
-PRESETS["slots5-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="cuts")
+PRESETS["slots5-64"] = replace(PRESETS["slots4-64"], slot_read="gated-cuts")
+PRESETS["slots5-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="gated-cuts")
+# slots6: slots5 without "whether": the cut always falls somewhere, on [SEP] for one object (what slots5 learned to
+# do, its sentence gate staying near 0.5 for every prompt, which kept the segments soft)
+PRESETS["slots6-64"] = replace(PRESETS["slots4-64"], slot_read="cuts")
+PRESETS["slots6-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="cuts")
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

@@ -4,9 +4,9 @@ For scenes of a few objects on a plain background (`shapes`). The DF-GAN generat
 feature map, so two objects share features: their colours bleed, they fuse, and a size word binds to the wrong one.
 Here `slots` learned queries compete for the words (slot attention: a token one slot claims the others do not
 read, so one slot can take the first phrase and another the second), or (slot_read "segments") the prompt is cut
-into ordered segments, one an object, at boundaries the network scores per token (or, "cuts", whether each cut
-is there from the sentence and where it falls from a softmax over the words), a segment with no words making
-its slot absent; each slot takes its own share of the noise and
+into ordered segments, one an object, at boundaries the network scores per token (or, "cuts", each cut on one
+word, a softmax over the words, a cut on the last token meaning no further object), a segment with no words
+making its slot absent; each slot takes its own share of the noise and
 decides where its object stands, whether it is there at all, and what it looks like. A small per-pixel network
 draws each object in coordinates relative to its centre (a spatial broadcast decoder, Watters et al. 2019, with
 Fourier features), and the objects are laid over a background colour with their alpha masks, in slot order
@@ -72,11 +72,12 @@ class SlotGenerator(nn.Module):
         self.read_norm = nn.LayerNorm(width)
         # slot_read "segments": the prompt is cut into ordered segments, one a slot (a boundary score a token),
         # and each slot is placed knowing where the slot before it stands (for the relation words)
-        # slot_read "cuts": the sentence says whether each cut is there, the words where it falls (a softmax)
+        # slot_read "cuts": each of the slots - 1 cuts falls on one word (a softmax over the words); a cut on the
+        # last token ([SEP]) leaves the slots after it empty. "gated-cuts": the sentence says whether each is there
         segments = config.slot_read != "compete"
-        cuts = config.slot_read == "cuts"
+        cuts = config.slot_read in ("cuts", "gated-cuts")
         self.boundary = nn.Linear(width, slots - 1 if cuts else 1) if segments else None
-        self.cuts = nn.Linear(width, slots - 1) if cuts else None  # from the sentence: one logit a cut
+        self.cuts = nn.Linear(width, slots - 1) if config.slot_read == "gated-cuts" else None  # one logit a cut
         if self.boundary is not None:
             nn.init.zeros_(self.boundary.weight)
             nn.init.constant_(self.boundary.bias, 0.0 if cuts else BOUNDARY_BIAS)
@@ -111,11 +112,13 @@ class SlotGenerator(nn.Module):
             return self.compete(*self.read_key_value(normed).chunk(2, dim=-1), weight), None
         # the first token ([CLS]) stands for the whole sentence, which every slot has already: no slot reads it
         weight = torch.cat([torch.zeros_like(weight[:, :1]), weight[:, 1:]], dim=1)
-        if self.cuts is None:
+        if self.config.slot_read == "segments":
             boundary = torch.sigmoid(self.boundary(normed)[..., 0])  # (B, T)
-        else:  # each cut: whether (the sentence) times where (a softmax over the words read)
-            where = self.boundary(normed).masked_fill(weight[..., None] == 0, -1e4).softmax(dim=1)
-            boundary = (where * torch.sigmoid(self.cuts(sentence))[:, None, :]).sum(-1)  # (B, T)
+        else:  # each cut: where (a softmax over the words read), for gated cuts times whether (the sentence)
+            where = self.boundary(normed).masked_fill(weight[..., None] == 0, -1e4).softmax(dim=1)  # (B, T, K-1)
+            if self.cuts is not None:
+                where = where * torch.sigmoid(self.cuts(sentence))[:, None, :]
+            boundary = where.sum(-1)  # (B, T)
         claims = segment_claims(boundary, weight, self.queries.shape[0])  # (B, K, T)
         mass = claims.sum(-1)  # (B, K): how many tokens each segment holds
         read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
