@@ -104,8 +104,8 @@ class SlotGenerator(nn.Module):
 
     def read(self, words: torch.Tensor, mask: torch.Tensor,
              sentence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """What each slot reads from the words, (B, T, C) -> (B, slots, C), and with slot_read "segments" or "cuts"
-        how present each slot's segment is, (B, slots) in (0, 1) (None otherwise)."""
+        """What each slot reads from the words, (B, T, C) -> (B, slots, C), and when the slots read in order (every
+        slot_read but "compete") how present each slot's segment is, (B, slots) in (0, 1) (None otherwise)."""
         normed = self.read_norm(words)
         weight = mask.to(words.dtype) if mask.dtype == torch.bool else mask.to(words.dtype).exp()  # (B, T): 0 drops
         if self.boundary is None:
