@@ -193,18 +193,28 @@ class _Evil:
         return os.mkdir, (self.marker,)
 
 
+def _slot_network_that_draws_and_learns(name: str):
+    """A slot network of preset `name` draws finite images of the right shape, and a critic's gradient reaches every
+    one of its parameters; returns it with its noise and text."""
+    config = preset(name)
+    generator, critic = build_generator(config), build_critic(config)
+    text, noise = _text(2), torch.randn(2, config.noise_dim)
+    images = generator(noise, *text)
+    assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
+    critic(images, *text).sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
+    return generator, noise, text
+
+
+@pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny"])
+def test_every_slot_network_draws_and_learns(name):
+    _slot_network_that_draws_and_learns(name)
+
+
 def test_slot_generator_draws_each_object_where_its_slot_stands_over_the_background():
     """models/slots.py: a slot's alpha starts as a disc around its centre; with the slots made absent the image is
     the background colour; gradients reach every parameter through a critic."""
-    config = preset("slots-tiny")
-    generator, critic = build_generator(config), build_critic(config)
-    tokens, mask, pooled = _text(2)
-    noise = torch.randn(2, config.noise_dim)
-    images = generator(noise, tokens, mask, pooled)
-    assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
-    critic(images, tokens, mask, pooled).sum().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
-
+    generator, noise, (tokens, mask, pooled) = _slot_network_that_draws_and_learns("slots-tiny")
     with torch.no_grad():
         generator.draw[-1].weight.zero_()  # alpha = the disc prior alone; colour = the last layer's bias
         generator.draw[-1].bias.copy_(torch.tensor([-1.0, -1.0, -1.0, 0.0]))
@@ -260,14 +270,7 @@ def test_segment_claims_cut_the_prompt_at_its_boundaries():
 
 
 def test_segment_slots_start_as_one_object_and_place_each_slot_after_the_one_before():
-    config = preset("slots3-tiny")
-    generator, critic = build_generator(config), build_critic(config)
-    tokens, mask, pooled = _text(2)
-    noise = torch.randn(2, config.noise_dim)
-    images = generator(noise, tokens, mask, pooled)
-    assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
-    critic(images, tokens, mask, pooled).sum().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
+    generator, noise, (tokens, mask, pooled) = _slot_network_that_draws_and_learns("slots3-tiny")
     generator.zero_grad()
     _, centre, presence, _ = generator.layout(noise, tokens, mask, pooled)
     assert (presence[:, 0] > 0.9).all() and (presence[:, 1] < 0.05).all()  # no boundary yet: one object
