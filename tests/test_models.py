@@ -206,7 +206,7 @@ def _slot_network_that_draws_and_learns(name: str):
     return generator, noise, text
 
 
-@pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny"])
+@pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny", "slots7-tiny"])
 def test_every_slot_network_draws_and_learns(name):
     _slot_network_that_draws_and_learns(name)
 
@@ -340,3 +340,27 @@ def test_a_cut_on_the_last_token_leaves_the_second_slot_empty():
         assert (generator.read(words, mask, sentence)[1][:, 1] < 0.05).all()
         generator.boundary = _Scores(third)  # tokens 4-6 after the cut: the second slot's
         assert (generator.read(words, mask, sentence)[1] > 0.95).all()
+
+
+def test_slot_direction_from_the_words_lets_the_noise_turn_it_by_at_most_30_degrees():
+    from llmimg.models.slots import MAX_TURN
+
+    config = preset("slots7-tiny")
+    generator = build_generator(config)
+    tokens, mask, pooled = _text(1)
+    with torch.no_grad():
+        generator.cuts.bias.fill_(20.0)
+        generator.where.weight.zero_()  # the first object in the middle, whatever the noise
+        generator.where.bias.zero_()
+        generator.spread.weight[0].zero_()  # the second 0.5 + softplus(-3) = 0.55 away: on the canvas
+        generator.spread.bias[0] = -3.0
+        centre = torch.cat([generator.layout(torch.randn(64, config.noise_dim), tokens.expand(64, -1, -1),
+                                             mask.expand(64, -1), pooled.expand(64, -1))[1]])
+    offset = centre[:, 1] - centre[:, 0]
+    inside = (centre[:, 1].abs() < 1).all(-1)
+    angle = torch.atan2(offset[inside, 1], offset[inside, 0])
+    spread = (angle - angle.mean()).abs().max()  # the words fix the direction: the noise turns it only so far
+    assert inside.sum() > 32 and spread <= MAX_TURN + 1e-4 and spread > 0.1
+    assert (offset[inside].norm(dim=-1) >= 0.5 - 1e-5).all()
+    with pytest.raises(ValueError, match="slot_direction"):
+        preset("slots3-tiny", slot_direction="words")  # needs a separation

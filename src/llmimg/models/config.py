@@ -29,6 +29,7 @@ class ModelConfig:
     slot_read: str = "compete"  # how slots read the words: "compete" (slot attention); in order: "segments",
     # "gated-cuts" or "cuts" (models/slots.py)
     slot_separation: float = 0.0  # in order: each slot's centre at least this far from the one before ([-1, 1])
+    slot_direction: str = "any"  # "words": the direction from the slot before comes from the words alone
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -44,6 +45,10 @@ class ModelConfig:
         if not 0.0 <= self.slot_separation <= 2.0 or (self.slot_separation and self.slot_read == "compete"):
             raise ValueError(f"slot_separation must be from 0 to 2, and not with slot_read 'compete', "
                              f"got {self.slot_separation!r}")
+        if self.slot_direction not in ("any", "words") or (self.slot_direction == "words" and (
+                not self.slot_separation or self.slot_noise != "where")):
+            raise ValueError(f"slot_direction must be 'any' or 'words' (with a slot_separation and slot_noise "
+                             f"'where'), got {self.slot_direction!r}")
         if self.critic_head_kernel not in (1, 3):
             raise ValueError(f"critic_head_kernel must be 1 or 3, got {self.critic_head_kernel}")
         if self.rgb_shuffle not in (1, 2, 4) or side // self.rgb_shuffle < 16:

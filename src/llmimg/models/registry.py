@@ -84,6 +84,10 @@ PRESETS["slots5-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="gated-cuts")
 # do, its sentence gate staying near 0.5 for every prompt, which kept the segments soft)
 PRESETS["slots6-64"] = replace(PRESETS["slots4-64"], slot_read="cuts")
 PRESETS["slots6-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="cuts")
+# slots7: slots5 placing the second object in a direction the words choose (the relation), the noise only turning
+# it by up to 30 degrees and setting the distance: slots5's second object stood anywhere around the first
+PRESETS["slots7-64"] = replace(PRESETS["slots5-64"], slot_direction="words")
+PRESETS["slots7-tiny"] = replace(PRESETS["slots5-tiny"], slot_direction="words")
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

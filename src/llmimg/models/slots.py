@@ -30,6 +30,7 @@ BLOB_LOGIT, BLOB_FALLOFF = 2.0, 40.0  # the initial alpha: sigmoid(2 - 40 r^2), 
 SEGMENT_WIDTH = 0.3
 BOUNDARY_BIAS = -4.0  # boundaries start rare (1.8% a token): the whole prompt starts as the first slot's
 PRESENCE_SHARPNESS = 8.0  # a segment's presence, sigmoid(8 (claimed tokens - 1/2)): 0.02 empty, 0.98 for one word
+MAX_TURN = torch.pi / 6  # slot_direction "words": how far the noise may turn the words' direction, either way
 
 
 def fourier(coordinates: torch.Tensor) -> torch.Tensor:
@@ -76,11 +77,13 @@ class SlotGenerator(nn.Module):
         # last token ([SEP]) leaves the slots after it empty. "gated-cuts": the sentence says whether each is there
         segments = config.slot_read != "compete"
         cuts = config.slot_read in ("cuts", "gated-cuts")
-        self.boundary = nn.Linear(width, slots - 1 if cuts else 1) if segments else None
+        # (a softmax over the words ignores a bias: cuts have none)
+        self.boundary = nn.Linear(width, slots - 1 if cuts else 1, bias=not cuts) if segments else None
         self.cuts = nn.Linear(width, slots - 1) if config.slot_read == "gated-cuts" else None  # one logit a cut
         if self.boundary is not None:
             nn.init.zeros_(self.boundary.weight)
-            nn.init.constant_(self.boundary.bias, 0.0 if cuts else BOUNDARY_BIAS)
+        if self.boundary is not None and not cuts:
+            nn.init.constant_(self.boundary.bias, BOUNDARY_BIAS)
         self.read_key_value = nn.Linear(width, (1 if segments else 2) * width)  # segments need no keys
         self.read_order = None if segments else nn.Linear(1 + 2 * len(FREQUENCIES), width)  # a token's place
         self.read_update = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.LeakyReLU(0.2),
@@ -93,6 +96,11 @@ class SlotGenerator(nn.Module):
         where_inputs = (width if self.noise_in_state else 2 * width) + (2 if segments else 0)
         # centre (x, y) and presence logit; with segments presence is the words' alone: the prompt says how many
         self.where = nn.Linear(where_inputs, 2 if segments else 3)
+        # slot_direction "words": from the slot before, the direction is the words' (the relation), the distance
+        # and a turn of at most MAX_TURN the noise's
+        by_words = config.slot_direction == "words"
+        self.direction = nn.Linear(width + 2, 2) if by_words else None  # from the state and the centre before
+        self.spread = nn.Linear(width, 2) if by_words else None  # from the slot's noise: extra distance, turn
         self.background = nn.Linear(width, 3)  # from the sentence
         # the per-pixel drawer: relative coordinates' features, modulated by the slot's state (FiLM), to rgb + alpha
         self.coordinates = nn.Linear(2 + 4 * len(FREQUENCIES), hidden)
@@ -159,9 +167,23 @@ class SlotGenerator(nn.Module):
             return state, torch.tanh(where[..., :2]), torch.sigmoid(where[..., 2] + 3.0), background
         centres = [torch.tanh(self.where(torch.cat([where_in[:, 0], where_in.new_zeros(len(where_in), 2)], -1)))]
         for slot in range(1, slots):  # slot by slot, each placed knowing where the one before stands
-            step = self.where(torch.cat([where_in[:, slot], centres[-1]], dim=-1))
+            if self.direction is None:
+                step = self.where(torch.cat([where_in[:, slot], centres[-1]], dim=-1))
+            else:
+                step = self.step_by_words(state[:, slot], own_noise[:, slot], centres[-1])
             centres.append(self.place_after(centres[-1], step))
         return state, torch.stack(centres, dim=1), worded, background
+
+    def step_by_words(self, state: torch.Tensor, own_noise: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
+        """slot_direction "words": the step (B, 2) from the slot before, its direction from the slot's state and the
+        centre before (the words: "to the left of"), turned by at most MAX_TURN and lengthened by the noise."""
+        direction = self.direction(torch.cat([state, before], dim=-1))
+        direction = direction / direction.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        extra, turn = self.spread(own_noise).unbind(-1)
+        cos, sin = torch.cos(MAX_TURN * torch.tanh(turn)), torch.sin(MAX_TURN * torch.tanh(turn))
+        turned = torch.stack([cos * direction[:, 0] - sin * direction[:, 1],
+                              sin * direction[:, 0] + cos * direction[:, 1]], dim=-1)
+        return turned * nn.functional.softplus(extra)[:, None]
 
     def place_after(self, before: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
         """The centre (B, 2) of a slot from the one before it and the where layer's output (B, 2): with no
@@ -171,7 +193,10 @@ class SlotGenerator(nn.Module):
         if not separation:
             return torch.tanh(step)
         length = step.norm(dim=-1, keepdim=True)
-        return (before + step / length.clamp(min=1e-6) * (separation + length)).clamp(-1.0, 1.0)
+        centre = before + step / length.clamp(min=1e-6) * (separation + length)
+        # kept on the canvas, with the gradient of the unclamped centre (straight through): a slot pushed off the
+        # canvas still learns to come back
+        return centre + (centre.clamp(-1.0, 1.0) - centre).detach()
 
     def forward(self, noise, tokens, mask, pooled):
         # noise: (B, noise_dim), tokens: (B, T, text_dim), mask: (B, T), pooled: (B, text_dim) -> (B, 3, R, R)
