@@ -69,3 +69,13 @@ def test_unknown_recipe_and_model_are_refused(capsys):
     assert "invalid choice: 'flowers'" in capsys.readouterr().err
     with pytest.raises(ValueError, match="recipes train"):
         stages("shapes", "runs/x", model="gan-64")
+
+
+def test_every_network_recipes_train_has_its_vae_preset():
+    """recipes.VAE_OF is a literal (the CLI's --help must not import torch): it names presets that exist, and every
+    slot network the registry has."""
+    from llmimg.models.registry import PRESETS
+    from llmimg.training.recipes import VAE_OF
+
+    assert all(network in PRESETS and PRESETS[vae].family == "vae" for network, vae in VAE_OF.items())
+    assert {name for name in PRESETS if name.startswith("slots") and "-vae-" not in name} <= set(VAE_OF)

@@ -19,7 +19,6 @@ import shutil
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from llmimg.models.registry import PRESETS
 from llmimg.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
@@ -34,8 +33,10 @@ _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_w
             kl_warmup_steps=1, **_BOTH)
 # the VAE preset of each network recipes train (the first stage's; the same network, the VAE family)
 VAE_OF = {f"gan{version}-{size}": f"vae{version}-{size}" for version in ("2", "3") for size in ("64", "tiny")}
-VAE_OF.update({name: name.replace("-", "-vae-") for name in PRESETS
-               if name.startswith("slots") and "-vae-" not in name})
+# (a literal, not read off models.registry: `llmimg --help` builds this module's choices without importing torch)
+VAE_OF.update({f"{name}-{size}": f"{name}-vae-{size}" for name in ("slots", "slots2", "slots3", "slots4", "slots5",
+                                                                   "slots6", "slots7") for size in ("64", "tiny")
+               if (name, size) != ("slots2", "tiny")})
 
 
 @dataclass(frozen=True)
