@@ -71,21 +71,21 @@ class SlotGenerator(nn.Module):
         self.queries = nn.Parameter(torch.randn(slots, width) / width**0.5)
         self.noise = nn.Linear(config.noise_dim, slots * width)  # each slot's share of the noise
         self.read_norm = nn.LayerNorm(width)
-        # slot_read "segments": the prompt is cut into ordered segments, one a slot (a boundary score a token),
-        # and each slot is placed knowing where the slot before it stands (for the relation words)
-        # slot_read "cuts": each of the slots - 1 cuts falls on one word (a softmax over the words); a cut on the
-        # last token ([SEP]) leaves the slots after it empty. "gated-cuts": the sentence says whether each is there
-        segments = config.slot_read != "compete"
+        # read in order (every slot_read but "compete"): the prompt is cut into ordered segments, one a slot, and
+        # each slot is placed knowing where the slot before it stands (for the relation words). "segments": a
+        # boundary score a token; "cuts": each of the slots - 1 cuts falls on one word (a softmax over the words,
+        # which ignores a bias: none), a cut on the last token ([SEP]) leaving the slots after it empty;
+        # "gated-cuts": the sentence also says whether each cut is there
+        ordered = config.slot_read != "compete"
         cuts = config.slot_read in ("cuts", "gated-cuts")
-        # (a softmax over the words ignores a bias: cuts have none)
-        self.boundary = nn.Linear(width, slots - 1 if cuts else 1, bias=not cuts) if segments else None
+        self.boundary = nn.Linear(width, slots - 1 if cuts else 1, bias=not cuts) if ordered else None
         self.cuts = nn.Linear(width, slots - 1) if config.slot_read == "gated-cuts" else None  # one logit a cut
         if self.boundary is not None:
             nn.init.zeros_(self.boundary.weight)
-        if self.boundary is not None and not cuts:
-            nn.init.constant_(self.boundary.bias, BOUNDARY_BIAS)
-        self.read_key_value = nn.Linear(width, (1 if segments else 2) * width)  # segments need no keys
-        self.read_order = None if segments else nn.Linear(1 + 2 * len(FREQUENCIES), width)  # a token's place
+            if not cuts:
+                nn.init.constant_(self.boundary.bias, BOUNDARY_BIAS)
+        self.read_key_value = nn.Linear(width, (1 if ordered else 2) * width)  # in order: no keys
+        self.read_order = None if ordered else nn.Linear(1 + 2 * len(FREQUENCIES), width)  # a token's place
         self.read_update = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.LeakyReLU(0.2),
                                          nn.Linear(width, width))
         # with slot_noise "where" the noise only places the objects: what they look like comes from the words alone
@@ -93,9 +93,9 @@ class SlotGenerator(nn.Module):
         inputs = (3 if self.noise_in_state else 2) * width  # read words, sentence (and the noise)
         self.state = nn.Sequential(nn.Linear(inputs, width), nn.LeakyReLU(0.2), nn.Linear(width, width),
                                    nn.LeakyReLU(0.2))
-        where_inputs = (width if self.noise_in_state else 2 * width) + (2 if segments else 0)
-        # centre (x, y) and presence logit; with segments presence is the words' alone: the prompt says how many
-        self.where = nn.Linear(where_inputs, 2 if segments else 3)
+        where_inputs = (width if self.noise_in_state else 2 * width) + (2 if ordered else 0)
+        # centre (x, y) and presence logit; read in order, presence is the words' alone: the prompt says how many
+        self.where = nn.Linear(where_inputs, 2 if ordered else 3)
         # slot_direction "words": from the slot before, the direction is the words' (the relation), the distance
         # and a turn of at most MAX_TURN the noise's
         by_words = config.slot_direction == "words"
