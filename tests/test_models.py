@@ -206,7 +206,7 @@ def _slot_network_that_draws_and_learns(name: str):
     return generator, noise, text
 
 
-@pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny", "slots7-tiny"])
+@pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny", "slots7-tiny", "slots8-tiny"])
 def test_every_slot_network_draws_and_learns(name):
     _slot_network_that_draws_and_learns(name)
 
@@ -296,6 +296,48 @@ def test_slot_separation_keeps_each_slot_apart_from_the_one_before():
     assert inside.sum() > 8 and ((centre[:, 1] - centre[:, 0]).norm(dim=-1)[inside] >= 0.5 - 1e-5).all()
     with pytest.raises(ValueError, match="slot_separation"):
         preset("slots2-64", slot_separation=0.5)  # only where slots are placed one after another
+
+
+def test_the_coordinate_layer_split_into_a_row_and_a_column_term_is_the_layer_on_every_pixel():
+    """SlotGenerator.axis_features: the coordinate layer on each pixel's Fourier features of (x, y) relative to a
+    centre equals its x share (the column) plus its y share (the row), so the drawer never builds the full grid's
+    features."""
+    import math
+
+    from llmimg.models.slots import FREQUENCIES
+
+    generator = build_generator(preset("slots5-tiny"))
+    axis = torch.linspace(-1.0, 1.0, 5)
+    centre = torch.tensor([0.3, -0.6])
+    y, x = torch.meshgrid(axis - centre[1], axis - centre[0], indexing="ij")  # pixel (row, column)
+    scaled = [math.pi * f * coordinate for f in FREQUENCIES for coordinate in (x, y)]  # f0 x, f0 y, f1 x, ...
+    features = torch.stack([x, y, *(value.sin() for value in scaled), *(value.cos() for value in scaled)], dim=-1)
+    direct = generator.coordinates(features)  # (5, 5, hidden)
+    columns = generator.axis_features(axis - centre[0], 0)  # (5, hidden)
+    rows = generator.axis_features(axis - centre[1], 1)
+    assert torch.allclose(rows[:, None] + columns[None, :], direct, atol=1e-5)
+    assert not torch.allclose(rows[None, :] + columns[:, None], direct, atol=1e-3)  # x and y are not interchangeable
+
+
+def test_an_own_distance_is_bounded_and_does_not_follow_the_steps_length():
+    """slot_distance "own": a slot stands slot_separation + (MAX_DISTANCE - slot_separation) * sigmoid(third
+    output) from the one before, along the step's direction, however long the step (slots5 tied the two, and its
+    VAE ran away); with "step" the distance grows with the step."""
+    from llmimg.models.slots import MAX_DISTANCE
+
+    generator = build_generator(preset("slots8-tiny"))
+    before = torch.zeros(3, 2)
+    direction = torch.tensor([[0.6, 0.8], [0.6, 0.8], [-1.0, 0.0]])
+    distance = torch.tensor([[0.0], [0.0], [-50.0]])
+    short, long = (generator.place_after(before, torch.cat([direction * scale, distance], -1)) for scale in (0.1, 1e4))
+    assert torch.allclose(short, long)
+    assert torch.allclose(short[0], direction[0] * (0.5 + (MAX_DISTANCE - 0.5) * 0.5))
+    assert torch.allclose(short[2], torch.tensor([-0.5, 0.0]))  # never nearer than the separation
+    stepped = build_generator(preset("slots5-tiny"))
+    assert stepped.where.out_features == 2 and generator.where.out_features == 3
+    assert not torch.allclose(*(stepped.place_after(before[:1], direction[:1] * scale) for scale in (0.1, 1.0)))
+    with pytest.raises(ValueError, match="slot_distance"):
+        preset("slots3-tiny", slot_distance="own")  # needs a separation
 
 
 def test_cuts_say_whether_from_the_sentence_and_where_from_the_words():

@@ -76,7 +76,8 @@ def test_same_pixels_alone_or_with_another_prompt(shapes_pipe):
             assert np.array_equal(batch[index], alone)
 
 
-@pytest.mark.parametrize("name, family", [(None, "gan"), ("shapes-vae", "vae"), ("fashion", "gan"), ("emoji", "gan")])
+@pytest.mark.parametrize("name, family", [(None, "vae"), ("shapes-vae", "vae"), ("shapes-gan", "gan"),
+                                          ("fashion", "gan"), ("emoji", "gan")])
 def test_bundled_models_load_by_name(name, family):
     pipe = Pipeline.load(name, device="cpu")
     assert pipe.config.family == family and pipe.config.resolution == 64

@@ -103,9 +103,10 @@ def _looks_pickled(path: Path) -> bool:
     return head.startswith((b"PK\x03\x04", b"\x80")) or path.suffix in (".pt", ".pth", ".ckpt", ".pkl")
 
 
-# name -> file in llmimg/weights
-BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors", "shapes-vae": "vae64.safetensors",
-           "fashion": "fashion64.safetensors", "emoji": "emoji64.safetensors"}
+# name -> file in llmimg/weights. `shapes` is the slot network's VAE (the recipe's, docs/MODELS.md), so `shapes-vae`
+# names it too; `shapes-gan` is the DF-GAN-style model bundled before it (word attention, for llmimg explain)
+BUNDLED = {"shapes": "shapes64.safetensors", "shapes64": "shapes64.safetensors", "shapes-vae": "shapes64.safetensors",
+           "shapes-gan": "shapes_gan64.safetensors", "fashion": "fashion64.safetensors", "emoji": "emoji64.safetensors"}
 DEFAULT_MODEL = "shapes"
 
 

@@ -1,4 +1,4 @@
-"""llmimg eval --model shapes --model shapes-vae --data shapes --n 1000 --out report/
+"""llmimg eval --model shapes --model shapes-gan --data shapes --n 1000 --out report/
 
 Measure models against real data, offline: FID and KID (Inception-v3 features), per-prompt diversity next to the
 real images', and text alignment (the exact checker on `shapes`, also on prompts worded unlike the training
@@ -23,7 +23,7 @@ def add_parser(commands) -> None:
     parser = commands.add_parser("eval", help="measure models: FID/KID, diversity, text alignment",
                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", default=None,
-                        help="a .safetensors model or bundled name (shapes, shapes-vae, fashion, emoji); repeat to "
+                        help="a .safetensors model or bundled name (shapes, shapes-gan, fashion, emoji); repeat to "
                              "compare models (default: shapes)")
     add_dataclass_arguments(parser, EvalConfig)
     parser.add_argument("--text-encoder", default=None, help="a local Hugging Face encoder folder (default: MiniLM)")

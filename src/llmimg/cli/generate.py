@@ -35,7 +35,7 @@ def add_parser(commands) -> None:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None,
-                        help="a .safetensors model, or a bundled one: shapes (default), shapes-vae, fashion, emoji")
+                        help="a .safetensors model, or a bundled one: shapes (default), shapes-gan, fashion, emoji")
     parser.add_argument("--text-encoder", default=None, help="a local Hugging Face encoder folder (default: MiniLM)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default: auto)")
 

@@ -30,6 +30,8 @@ class ModelConfig:
     # "gated-cuts" or "cuts" (models/slots.py)
     slot_separation: float = 0.0  # in order: each slot's centre at least this far from the one before ([-1, 1])
     slot_direction: str = "any"  # "words": the direction from the slot before comes from the words alone
+    slot_distance: str = "step"  # with a separation: how far past it a slot stands: "step" (the length of the step
+    # whose direction it follows), or "own" (an output of its own, bounded: models/slots.py)
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -49,6 +51,10 @@ class ModelConfig:
                 not self.slot_separation or self.slot_noise != "where")):
             raise ValueError(f"slot_direction must be 'any' or 'words' (with a slot_separation and slot_noise "
                              f"'where'), got {self.slot_direction!r}")
+        if self.slot_distance not in ("step", "own") or (self.slot_distance == "own" and (
+                not self.slot_separation or self.slot_direction != "any")):
+            raise ValueError(f"slot_distance must be 'step' or 'own' (with a slot_separation and slot_direction "
+                             f"'any'), got {self.slot_distance!r}")
         if self.critic_head_kernel not in (1, 3):
             raise ValueError(f"critic_head_kernel must be 1 or 3, got {self.critic_head_kernel}")
         if self.rgb_shuffle not in (1, 2, 4) or side // self.rgb_shuffle < 16:

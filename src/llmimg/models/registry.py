@@ -88,6 +88,11 @@ PRESETS["slots6-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="cuts")
 # it by up to 30 degrees and setting the distance: slots5's second object stood anywhere around the first
 PRESETS["slots7-64"] = replace(PRESETS["slots5-64"], slot_direction="words")
 PRESETS["slots7-tiny"] = replace(PRESETS["slots5-tiny"], slot_direction="words")
+# slots8: slots5 whose distance from the first object is an output of its own, bounded: slots5's step length set
+# both how sharp its direction was and how far it went, and the recipe's run of slots5 diverged (KL 30 -> 10^8)
+# as its encoder lengthened the step to sharpen the direction and pushed the second object off the canvas
+PRESETS["slots8-64"] = replace(PRESETS["slots5-64"], slot_distance="own")
+PRESETS["slots8-tiny"] = replace(PRESETS["slots5-tiny"], slot_distance="own")
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

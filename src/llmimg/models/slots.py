@@ -31,12 +31,13 @@ SEGMENT_WIDTH = 0.3
 BOUNDARY_BIAS = -4.0  # boundaries start rare (1.8% a token): the whole prompt starts as the first slot's
 PRESENCE_SHARPNESS = 8.0  # a segment's presence, sigmoid(8 (claimed tokens - 1/2)): 0.02 empty, 0.98 for one word
 MAX_TURN = torch.pi / 6  # slot_direction "words": how far the noise may turn the words' direction, either way
+MAX_DISTANCE = 2.0  # slot_distance "own": a slot stands at most this far from the one before (the canvas's width)
 
 
-def fourier(coordinates: torch.Tensor) -> torch.Tensor:
-    """(..., 2) coordinates -> (..., 2 + 4F): themselves, then sin and cos of pi * f * each."""
-    scaled = torch.pi * coordinates[..., None, :] * coordinates.new_tensor(FREQUENCIES)[:, None]  # (..., F, 2)
-    return torch.cat([coordinates, scaled.sin().flatten(-2), scaled.cos().flatten(-2)], dim=-1)
+def axis_fourier(offset: torch.Tensor) -> torch.Tensor:
+    """(...) offsets along one axis -> (..., 1 + 2F): themselves, then sin and cos of pi * f * each."""
+    scaled = torch.pi * offset[..., None] * offset.new_tensor(FREQUENCIES)
+    return torch.cat([offset[..., None], scaled.sin(), scaled.cos()], dim=-1)
 
 
 def order_features(weight: torch.Tensor) -> torch.Tensor:
@@ -94,8 +95,12 @@ class SlotGenerator(nn.Module):
         self.state = nn.Sequential(nn.Linear(inputs, width), nn.LeakyReLU(0.2), nn.Linear(width, width),
                                    nn.LeakyReLU(0.2))
         where_inputs = (width if self.noise_in_state else 2 * width) + (2 if ordered else 0)
-        # centre (x, y) and presence logit; read in order, presence is the words' alone: the prompt says how many
-        self.where = nn.Linear(where_inputs, 2 if ordered else 3)
+        # centre (x, y) and presence logit; read in order, presence is the words' alone (the prompt says how many),
+        # and with slot_distance "own" the third output is the distance from the slot before
+        own_distance = config.slot_distance == "own"
+        self.where = nn.Linear(where_inputs, 3 if own_distance or not ordered else 2)
+        if own_distance:  # starting about as far as slots5's first steps: 0.5 + 1.5 sigmoid(-2) = 0.68 (22 px)
+            nn.init.constant_(self.where.bias[2], -2.0)
         # slot_direction "words": from the slot before, the direction is the words' (the relation), the distance
         # and a turn of at most MAX_TURN the noise's
         by_words = config.slot_direction == "words"
@@ -103,6 +108,7 @@ class SlotGenerator(nn.Module):
         self.spread = nn.Linear(width, 2) if by_words else None  # from the slot's noise: extra distance, turn
         self.background = nn.Linear(width, 3)  # from the sentence
         # the per-pixel drawer: relative coordinates' features, modulated by the slot's state (FiLM), to rgb + alpha
+        # (its inputs: x and y, then sin of each at each frequency, then cos: f0 x, f0 y, f1 x, ...)
         self.coordinates = nn.Linear(2 + 4 * len(FREQUENCIES), hidden)
         self.film = nn.Linear(width, 2 * hidden)
         self.draw = nn.Sequential(nn.LeakyReLU(0.2), nn.Linear(hidden, hidden), nn.LeakyReLU(0.2),
@@ -165,7 +171,8 @@ class SlotGenerator(nn.Module):
         if worded is None:
             where = self.where(where_in)
             return state, torch.tanh(where[..., :2]), torch.sigmoid(where[..., 2] + 3.0), background
-        centres = [torch.tanh(self.where(torch.cat([where_in[:, 0], where_in.new_zeros(len(where_in), 2)], -1)))]
+        first = self.where(torch.cat([where_in[:, 0], where_in.new_zeros(len(where_in), 2)], -1))
+        centres = [torch.tanh(first[:, :2])]
         for slot in range(1, slots):  # slot by slot, each placed knowing where the one before stands
             if self.direction is None:
                 step = self.where(torch.cat([where_in[:, slot], centres[-1]], dim=-1))
@@ -186,31 +193,46 @@ class SlotGenerator(nn.Module):
         return turned * nn.functional.softplus(extra)[:, None]
 
     def place_after(self, before: torch.Tensor, step: torch.Tensor) -> torch.Tensor:
-        """The centre (B, 2) of a slot from the one before it and the where layer's output (B, 2): with no
-        separation its own place, tanh(step); else `before` moved along step by slot_separation + |step| (the
-        canvas's edge aside, never nearer than slot_separation)."""
+        """The centre (B, 2) of a slot from the one before it and the where layer's output (B, 2 or 3): with no
+        separation its own place, tanh(step); else `before` moved along step[:, :2] by slot_separation + |step|
+        (the canvas's edge aside, never nearer than slot_separation), or with slot_distance "own" by
+        slot_separation + (MAX_DISTANCE - slot_separation) * sigmoid(step[:, 2]). Tying the distance to the step's
+        length let a VAE's encoder, sharpening the direction by lengthening the step, push the slot off the canvas
+        without bound: its KL went from 30 to 10^8 within 500 steps (docs/MODELS.md, the slots5 recipe run)."""
         separation = self.config.slot_separation
         if not separation:
             return torch.tanh(step)
+        step, distance = step[:, :2], step[:, 2:]
         length = step.norm(dim=-1, keepdim=True)
-        centre = before + step / length.clamp(min=1e-6) * (separation + length)
+        beyond = (MAX_DISTANCE - separation) * torch.sigmoid(distance) if distance.shape[1] else length
+        centre = before + step / length.clamp(min=1e-6) * (separation + beyond)
         # kept on the canvas, with the gradient of the unclamped centre (straight through): a slot pushed off the
         # canvas still learns to come back
         return centre + (centre.clamp(-1.0, 1.0) - centre).detach()
+
+    def axis_features(self, offset: torch.Tensor, axis: int) -> torch.Tensor:
+        """The coordinate layer's share of one axis (0: x, 1: y): (B, K, R) offsets from each slot's centre ->
+        (B, K, R, hidden), the layer's bias in y's share. The layer reads features of x alone and of y alone, so
+        on the pixel grid it is a column term plus a row term: 2R rows of features a slot instead of R^2."""
+        inputs = [axis] + [2 + 2 * index + axis for index in range(2 * len(FREQUENCIES))]  # sin then cos
+        return nn.functional.linear(axis_fourier(offset), self.coordinates.weight[:, inputs],
+                                    self.coordinates.bias if axis == 1 else None)
 
     def forward(self, noise, tokens, mask, pooled):
         # noise: (B, noise_dim), tokens: (B, T, text_dim), mask: (B, T), pooled: (B, text_dim) -> (B, 3, R, R)
         state, centre, presence, background = self.layout(noise, tokens, mask, pooled)
         side = self.config.resolution
         axis = torch.linspace(-1.0, 1.0, side, device=noise.device, dtype=state.dtype)
-        grid = torch.stack(torch.meshgrid(axis, axis, indexing="xy"), dim=-1)  # (R, R, 2): (x, y) per pixel
-        relative = grid[None, None] - centre[:, :, None, None].to(grid.dtype)  # (B, K, R, R, 2)
+        offset_x, offset_y = (axis - centre[..., index, None].to(axis.dtype) for index in (0, 1))  # (B, K, R) each
+        columns, rows = self.axis_features(offset_x, 0), self.axis_features(offset_y, 1)  # (B, K, R, hidden)
         scale, shift = self.film(state).chunk(2, dim=-1)  # (B, K, hidden) each
-        features = self.coordinates(fourier(relative)) * (1 + scale[:, :, None, None]) + shift[:, :, None, None]
+        features = (rows[:, :, :, None] + columns[:, :, None, :]) * (1 + scale[:, :, None, None]) \
+            + shift[:, :, None, None]  # (B, K, R, R, hidden): pixel (row y, column x)
         drawn = self.draw(features)  # (B, K, R, R, 4)
         # alpha starts as a soft disc around the centre (radius about a fifth of the image), so a slot's position
         # gets a gradient from the first step; the drawer learns the shape on top of it
-        disc = BLOB_LOGIT - BLOB_FALLOFF * relative.pow(2).sum(-1, keepdim=True)
+        squared = offset_y.pow(2)[..., :, None] + offset_x.pow(2)[..., None, :]  # (B, K, R, R)
+        disc = BLOB_LOGIT - BLOB_FALLOFF * squared[..., None]
         colour = drawn[..., :3]
         alpha = torch.sigmoid(drawn[..., 3:] + disc) * presence[:, :, None, None, None]
         image = background[:, None, None, :].expand(-1, side, side, -1)  # (B, R, R, 3)

@@ -2,14 +2,14 @@
 
     llmimg train --recipe shapes --out runs/shapes
 
-A recipe runs two stages in sub-folders of --out: `vae/`, a conditional VAE of the generator's network (a dense
-reconstruction signal learns colour, shape and layout in a fraction of the steps an adversarial one needs), then
-`gan/`, the GAN started from the VAE's decoder and encoder, keeping the reconstruction term on half of each batch
-(a cVAE-GAN) while the critic sharpens the samples. The result is copied to --out/model.safetensors. With
-`--resume auto` a stopped recipe continues where it stopped, in whichever stage. Flags given beside `--recipe`
-override the recipe: `--steps` and `--model` set the GAN stage's (the VAE stage takes the matching VAE preset;
-`--vae-steps` sets its length), the others apply to both stages. docs/MODELS.md has each recipe's measured cost
-and quality and its ablation.
+A recipe runs one or two stages in sub-folders of --out: `vae/`, a conditional VAE of the generator's network (a
+dense reconstruction signal learns colour, shape and layout in a fraction of the steps an adversarial one needs),
+then, where the recipe has one, `gan/`, the GAN started from the VAE's decoder and encoder, keeping the
+reconstruction term on half of each batch (a cVAE-GAN) while the critic sharpens the samples. The last stage's model
+is copied to --out/model.safetensors. With `--resume auto` a stopped recipe continues where it stopped, in whichever
+stage. Flags given beside `--recipe` override the recipe: `--steps` and `--model` set the last stage's (given a GAN
+network, the VAE stage takes its VAE preset; `--vae-steps` sets the VAE stage's length), the others apply to every
+stage. docs/MODELS.md has each recipe's measured cost and quality and its ablation.
 """
 
 from __future__ import annotations
@@ -23,10 +23,13 @@ from llmimg.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
-# both stages: the sub-pixel network (gan2-64), bf16 with channels-last (idle steps, docs/MODELS.md: GAN stage
-# 552 ms, VAE stage 245 ms, against the old recipe's 998 and 632 ms). The second recipe (gan3-64 with position
-# features, hard negatives, 10,000 GAN steps) was measured behind this one at every step past 4,000 (45% one-object
-# at 5,500 GAN steps against 76%; docs/MODELS.md, run L), so the recipe is this, the first, again.
+# fashion and emoji, both stages: the sub-pixel network (gan2-64), bf16 with channels-last (idle steps,
+# docs/MODELS.md: GAN stage 552 ms, VAE stage 245 ms, against the old recipe's 998 and 632 ms).
+# shapes, one stage: the VAE of slots8-64, a network drawing each object of the prompt in a slot of its own, read
+# off the words in order (docs/MODELS.md: slots5, run O, reached 98.4% one-object after 4,000 steps against 74.2%
+# for the first recipe's network after a whole recipe, but its recipe run diverged at step 1,000; slots8 is slots5
+# with the second object's distance bounded. A GAN stage on the first slot network, run I, sharpened edges, added
+# speckles and fixed none of what its VAE drew wrong).
 _BOTH = {"bf16": True, "channels_last": True, "checkpoint_every": 500, "sample_every": 500, "eval_every": 500}
 _VAE = dict(model="vae2-64", generator_lr=5e-4, critic_lr=5e-4, beta1=0.9, beta2=0.99, kl_warmup_steps=500, **_BOTH)
 _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_weight=10.0, kl_weight=16.0,
@@ -34,20 +37,19 @@ _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_w
 # the VAE preset of each network recipes train (the first stage's; the same network, the VAE family)
 VAE_OF = {f"gan{version}-{size}": f"vae{version}-{size}" for version in ("2", "3") for size in ("64", "tiny")}
 # (a literal, not read off models.registry: `llmimg --help` builds this module's choices without importing torch)
-VAE_OF.update({f"{name}-{size}": f"{name}-vae-{size}" for name in ("slots", "slots2", "slots3", "slots4", "slots5",
-                                                                   "slots6", "slots7") for size in ("64", "tiny")
+VAE_OF.update({f"{name}-{size}": f"{name}-vae-{size}" for size in ("64", "tiny")
+               for name in ("slots", "slots2", "slots3", "slots4", "slots5", "slots6", "slots7", "slots8")
                if (name, size) != ("slots2", "tiny")})
 
 
 @dataclass(frozen=True)
 class Recipe:
     vae: TrainConfig  # stage 1, in out/vae
-    gan: TrainConfig  # stage 2, in out/gan, started from stage 1's decoder and encoder
+    gan: TrainConfig | None = None  # stage 2, in out/gan, started from stage 1's decoder and encoder; None: VAE only
 
 
 RECIPES: dict[str, Recipe] = {
-    "shapes": Recipe(TrainConfig(data="shapes", steps=2_000, caption_variants=4, **_VAE),
-                     TrainConfig(data="shapes", steps=8_500, caption_variants=4, **_GAN)),
+    "shapes": Recipe(TrainConfig(data="shapes", steps=4_000, caption_variants=4, **{**_VAE, "model": "slots8-vae-64"})),
     "fashion": Recipe(TrainConfig(data="fashion", steps=2_000, **_VAE),
                       TrainConfig(data="fashion", steps=6_000, **_GAN)),
     "emoji": Recipe(TrainConfig(data="emoji", steps=2_000, **_VAE),
@@ -55,32 +57,37 @@ RECIPES: dict[str, Recipe] = {
 }
 
 
-def stages(name: str, out: str | Path, vae_steps: int | None = None, **overrides) -> tuple[TrainConfig, TrainConfig]:
-    """The two stages' TrainConfigs of recipe `name` writing under `out`, with the overrides applied."""
+def stages(name: str, out: str | Path, vae_steps: int | None = None,
+           **overrides) -> tuple[TrainConfig, TrainConfig | None]:
+    """The stages' TrainConfigs of recipe `name` writing under `out`, with the overrides applied (the GAN stage's
+    None in a VAE-only recipe)."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose one of {', '.join(RECIPES)}")
     recipe, out = RECIPES[name], Path(out)
-    gan_only = {key: overrides.pop(key) for key in ("steps", "model") if key in overrides}
-    vae_model = VAE_OF.get(gan_only.get("model", recipe.gan.model))
+    last = {key: overrides.pop(key) for key in ("steps", "model") if key in overrides}
+    vae_model = VAE_OF.get(last["model"]) if "model" in last else recipe.vae.model
     if vae_model is None:
-        raise ValueError(f"--model {gan_only['model']}: recipes train {', '.join(VAE_OF)}")
+        raise ValueError(f"--model {last['model']}: recipes train {', '.join(VAE_OF)}")
     overrides.pop("out", None)
+    if recipe.gan is None:  # one stage: --steps is the VAE's
+        vae_steps = vae_steps or last.get("steps")
     vae = replace(recipe.vae, **overrides, model=vae_model, out=str(out / "vae"),
                   steps=vae_steps or recipe.vae.steps)
-    gan = replace(recipe.gan, **overrides, **gan_only, out=str(out / "gan"),
+    if recipe.gan is None:
+        return vae, None
+    gan = replace(recipe.gan, **overrides, **last, out=str(out / "gan"),
                   init_from=None if vae.dry_run else str(out / "vae" / "model.safetensors"),
                   init_encoder_from=None if vae.dry_run else vae.out)
     return vae, gan
 
 
 def run_recipe(name: str, out: str | Path, vae_steps: int | None = None, **overrides) -> Path | None:
-    """Train both stages of recipe `name` (with resume="auto" each continues from its newest checkpoint); returns
+    """Train the stages of recipe `name` (with resume="auto" each continues from its newest checkpoint); returns
     out/model.safetensors, or None after a dry run or a stop."""
     from llmimg.training.checkpoints import list_checkpoints
     from llmimg.training.trainer import train
 
-    vae, gan = stages(name, out, vae_steps, **overrides)
-    for stage in (vae, gan):
+    for stage in (stage for stage in stages(name, out, vae_steps, **overrides) if stage is not None):
         log.info("recipe %s: stage %s, %d steps, in %s", name, Path(stage.out).name, stage.steps, stage.out)
         path = train(stage)
         if path is None:  # a dry run
