@@ -15,6 +15,7 @@ import binascii
 import json
 import time
 from email import policy
+from email.errors import MessageError
 from email.parser import BytesParser
 
 from fastapi import FastAPI, Request, Response
@@ -69,7 +70,7 @@ class Form:
                 name = part.get_param("name", header="content-disposition")
                 if isinstance(name, str):
                     fields.setdefault(name, []).append((part.get_payload(decode=True) or b"", part.get_filename()))
-        except (ValueError, TypeError, UnicodeError, LookupError, AttributeError) as error:
+        except (MessageError, ValueError, TypeError, UnicodeError, LookupError, AttributeError) as error:
             raise ApiError(400, f"the multipart body could not be read ({type(error).__name__})") from None
         if not fields:
             raise ApiError(400, "the multipart body has no fields (a wrong or missing boundary?)")
