@@ -55,7 +55,7 @@ class GenerationRequest:
         return self.start.source_prompt or self.start.image.prompt or self.prompts[0]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # equal when the same object: its pixels are an array
 class SourceImage:
     """A user's image, read and checked (pipeline/source_image.py), as the image encoder reads it."""
 
