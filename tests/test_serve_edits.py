@@ -67,6 +67,7 @@ def test_openai_edit_is_the_python_apis_edit(server, pipeline, source):
     assert result.model_extra["source_size"] == "40x40" and result.model_extra["source_resized"] is True
 
 
+@pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")  # the client's: OpenAI retired its own endpoint
 def test_openai_variations_keep_the_words(server, pipeline, source):
     client = openai.OpenAI(base_url=f"{server}/v1", api_key="not-needed")
     result = client.images.create_variation(image=("red.png", source, "image/png"), n=3, response_format="b64_json",
