@@ -148,8 +148,8 @@ def test_out_naming_a_file_is_one_line(tmp_path, capsys, command):
     assert existing.read_bytes() == b"not a folder"
 
 
-COMMANDS = [["train"], ["generate"], ["eval"], ["explain"], ["prompts"], ["interpolate"], ["data", "check"],
-            ["data", "pack"], ["export"], ["bench"], ["serve"]]
+COMMANDS = [["train"], ["generate"], ["edit"], ["vary"], ["eval"], ["explain"], ["prompts"], ["interpolate"],
+            ["data", "check"], ["data", "pack"], ["export"], ["bench"], ["serve"]]
 
 
 def test_help_imports_no_heavy_library():

@@ -34,7 +34,8 @@ def test_no_input_causes_a_server_error(tiny_model_path, text_encoder):
         operations = [result.ok() for result in schema.get_all_operations()]
         assert {op.path for op in operations} >= {"/v1/images/generations", "/sdapi/v1/txt2img", "/generate",
                                                   "/interpolate", "/health", "/v1/models", "/metrics",
-                                                  "/v1/models/{model_id}", "/sdapi/v1/sd-models"}
+                                                  "/v1/models/{model_id}", "/sdapi/v1/sd-models",
+                                                  "/v1/images/edits", "/v1/images/variations", "/sdapi/v1/img2img"}
         calls, with_inputs = [], 0
         for operation in operations:
             has_inputs = bool(len(operation.query) or operation.body)  # a path parameter has no invalid form

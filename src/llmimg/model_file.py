@@ -1,6 +1,9 @@
-"""Inference models as one `.safetensors` file: the generator's weights, its ModelConfig in the metadata.
+"""Inference models as one `.safetensors` file: the generator's weights, its ModelConfig in the metadata, and (when
+the model has one) its image encoder q(z | image, text), which edits and variations need (pipeline/edit.py).
 
-Loading never unpickles: safetensors holds tensors only, the config is JSON, and the state dict loads strictly.
+The encoder's tensors are stored under `encoder.` and the metadata says so (`"encoder": "posterior"`); files written
+before that have neither and load as before, without an encoder. Loading never unpickles: safetensors holds tensors
+only, the config is JSON, and both state dicts load strictly.
 """
 
 from __future__ import annotations
@@ -18,9 +21,10 @@ from torch import nn
 from llmimg import __version__
 from llmimg.files import atomic_write
 from llmimg.models.config import ModelConfig
-from llmimg.models.registry import build_generator
+from llmimg.models.registry import build_encoder, build_generator
 
 FORMAT = "llmimg-generator-v1"
+ENCODER_PREFIX = "encoder."  # the image encoder's tensors in the file, beside the generator's unprefixed ones
 
 
 class ModelFileError(ValueError):
@@ -33,14 +37,22 @@ class LoadedModel:
     config: ModelConfig
     name: str  # file stem, e.g. "shapes64"
     sha256: str  # of the file, recorded in every generated PNG
+    encoder: nn.Module | None = None  # images (B, 3, R, R) + text -> (mu, logvar), each (B, noise_dim); or none
 
 
-def save_model(path: str | Path, generator: nn.Module, config: ModelConfig, extra: dict[str, str] | None = None):
-    """Write the generator atomically (temporary file, then rename) with its config in the metadata."""
+def save_model(path: str | Path, generator: nn.Module, config: ModelConfig, extra: dict[str, str] | None = None,
+               encoder: nn.Module | None = None):
+    """Write the generator (and its image encoder, if given) atomically (temporary file, then rename) with its config
+    in the metadata."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {k: v.detach().float().contiguous().cpu() for k, v in generator.state_dict().items()}
+    state = dict(generator.state_dict())
+    if encoder is not None:
+        state.update({ENCODER_PREFIX + k: v for k, v in encoder.state_dict().items()})
+    tensors = {k: v.detach().float().contiguous().cpu() for k, v in state.items()}
     metadata = {"format": FORMAT, "config": config.to_json(), "llmimg_version": __version__, **(extra or {})}
+    if encoder is not None:
+        metadata["encoder"] = "posterior"
     with atomic_write(path) as temporary:
         save_file(tensors, str(temporary), metadata=metadata)
 
@@ -88,12 +100,22 @@ def load_model(path: str | Path) -> LoadedModel:
     if non_finite:
         raise ModelFileError(f"{path} has NaN or infinite weights ({non_finite[0]}"
                              f"{f' and {len(non_finite) - 1} more' if len(non_finite) > 1 else ''})")
+    encoder_kind = metadata.get("encoder")  # None: a generator alone (every file written before encoders were stored)
+    if encoder_kind not in (None, "posterior"):
+        raise ModelFileError(f"{path} has an image encoder of unknown kind {encoder_kind!r}: made by a newer llmimg?")
+    encoder_tensors = {} if encoder_kind is None else {
+        name[len(ENCODER_PREFIX):]: tensors.pop(name) for name in list(tensors) if name.startswith(ENCODER_PREFIX)}
     try:
         generator = build_generator(config)
         generator.load_state_dict(tensors, strict=True)
+        encoder = None
+        if encoder_kind is not None:
+            encoder = build_encoder(config)
+            encoder.load_state_dict(encoder_tensors, strict=True)
+            encoder.eval()
     except (ValueError, RuntimeError) as error:
         raise ModelFileError(f"{path} does not match its own config: {str(error).splitlines()[0]}") from None
-    return LoadedModel(generator.eval(), config, path.stem, file_sha256(path))
+    return LoadedModel(generator.eval(), config, path.stem, file_sha256(path), encoder)
 
 
 def _looks_pickled(path: Path) -> bool:

@@ -21,7 +21,7 @@ def add_parser(commands) -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("prompts", nargs="*", metavar="PROMPT", help="descriptions of the images to draw")
     parser.add_argument("--from-file", type=Path, help="a text file with one prompt per line")
-    add_dataclass_arguments(parser, GenerationRequest, skip=("prompts",))
+    add_dataclass_arguments(parser, GenerationRequest, skip=("prompts", "start"))  # start: llmimg edit, vary
     parser.set_defaults(n=4)
     parser.add_argument("--images-per-prompt", dest="n", type=int, default=argparse.SUPPRESS,
                         help="same as --n, which torchrun's own parser rejects as ambiguous")

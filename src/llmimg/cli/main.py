@@ -6,6 +6,7 @@
     llmimg explain "a small red circle to the left of a large blue square"
     llmimg prompts --keywords red,circle,left --data shapes --n 10 > prompts.txt
     llmimg interpolate "a large red circle" "a small blue square" --steps 16 --gif
+    llmimg edit red-circle.png "a large blue circle"       (and: llmimg vary red-circle.png --n 4)
     llmimg export --model shapes --format onnx --out shapes-onnx/
     llmimg bench --backends eager,onnx --vs-diffusion --out bench/
     llmimg data check my_images/            (and: llmimg data pack my_images/ --out shards/)
@@ -19,10 +20,10 @@ import logging
 import sys
 
 from llmimg import __version__
-from llmimg.cli import bench, data, evaluate, explain, export, generate, interpolate, prompts, serve, train
+from llmimg.cli import bench, data, edit, evaluate, explain, export, generate, interpolate, prompts, serve, train, vary
 from llmimg.cli.args import check_out_folder
 
-COMMANDS = (train, generate, evaluate, explain, prompts, interpolate, data, export, bench, serve)
+COMMANDS = (train, generate, edit, vary, evaluate, explain, prompts, interpolate, data, export, bench, serve)
 
 
 VERBOSE = "log debug messages, and the libraries' own (ONNX export, quantisation)"

@@ -117,7 +117,7 @@ def read_image(source, name: str, transform) -> torch.Tensor | None:
     """Decode a path or file object through `transform`; None (logged once per image) when it can't be read."""
     try:
         with Image.open(source) as image:
-            return transform(_rgb_on_white(image))
+            return transform(rgb_on_white(image))
     except (OSError, UnidentifiedImageError, ValueError, Image.DecompressionBombError) as error:
         if name not in _reported:
             _reported.add(name)
@@ -146,7 +146,7 @@ class CaptionedFolder(Dataset):
         return None if image is None else (image, caption)
 
 
-def _rgb_on_white(image: Image.Image) -> Image.Image:
+def rgb_on_white(image: Image.Image) -> Image.Image:
     """Composite transparency on white, so RGBA icons keep their look."""
     image.load()
     if image.mode in ("RGBA", "LA", "P"):

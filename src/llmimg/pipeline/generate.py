@@ -2,7 +2,8 @@
 
 It holds one network, the backend's (`generator`: the model's own for eager, a bf16 copy, a compiled one, ONNX
 Runtime), and draws through the one sampling path (pipeline/sampling.py). Explain and interpolation run the model's
-own eager fp32 network whatever the backend: their maps and frames are compared across runs.
+own eager fp32 network whatever the backend: their maps and frames are compared across runs; so does the image
+encoder of edits and variations (pipeline/edit.py), whose latents then draw through the backend like any noise.
 """
 
 from __future__ import annotations
@@ -20,13 +21,18 @@ from llmimg.device import pick_device
 from llmimg.model_file import LoadedModel, load_model, resolve_model_path
 from llmimg.models.config import ModelConfig
 from llmimg.pipeline.backends import check_backend, prepare_backend
+from llmimg.pipeline.edit import encode, image_encoder
 from llmimg.pipeline.explain import Explanation, explain
 from llmimg.pipeline.interpolate import interpolate, interpolate_at
-from llmimg.pipeline.request import GenerationRequest
+from llmimg.pipeline.png import encode_png, image_metadata
+from llmimg.pipeline.request import GenerationRequest, ImageStart, SourceImage
 from llmimg.pipeline.sampling import sample
+from llmimg.pipeline.source_image import read_source
 from llmimg.text.encoder import TextEncoder
 
 log = logging.getLogger(__name__)
+
+ImageInput = str | Path | bytes | Image.Image | SourceImage  # what edit and vary take: a path, a file's bytes, ...
 
 
 @dataclass
@@ -65,6 +71,8 @@ class Pipeline:
             log.warning("model %s was trained with text encoder %s, not %s: expect weaker alignment",
                         loaded.name, loaded.config.text_encoder, encoder.name)
         loaded.generator.to(target)
+        if loaded.encoder is not None:
+            loaded.encoder.to(target)
         generator, encoder = prepare_backend(loaded, encoder, backend, target)
         return cls(loaded, encoder, target, backend, generator)
 
@@ -72,14 +80,77 @@ class Pipeline:
     def config(self) -> ModelConfig:
         return self.model.config
 
-    def sample(self, prompts: list[str], seeds: list[int], batch_size: int = 64) -> np.ndarray:
-        """(N, H, W, 3) uint8: one image per (prompt, seed), through the one generation path."""
-        return sample(self.generator, self.text_encoder, prompts, seeds, batch_size, self.device)
+    def sample(self, prompts: list[str], seeds: list[int], batch_size: int = 64, latent: torch.Tensor | None = None,
+               strength: float = 1.0) -> np.ndarray:
+        """(N, H, W, 3) uint8: one image per (prompt, seed), through the one generation path (with a start image's
+        latent (noise_dim,), each row's noise moved towards it by `strength`: sampling.start_noise)."""
+        return sample(self.generator, self.text_encoder, prompts, seeds, batch_size, self.device, latent, strength)
 
     def generate(self, request: GenerationRequest) -> np.ndarray:
-        """(N, H, W, 3) uint8 images for a request, prompt-major."""
+        """(N, H, W, 3) uint8 images for a request, prompt-major; with a start image, its edits or variations."""
         prompts, seeds = request.expanded
-        return self.sample(prompts, seeds, request.batch_size)
+        if request.start is None:
+            return self.sample(prompts, seeds, request.batch_size)
+        latent = self.encode(request.start.image, request.source_text)
+        return self.sample(prompts, seeds, request.batch_size, latent, request.start.strength)
+
+    def encode(self, image: SourceImage, text: str) -> torch.Tensor:
+        """(Eager fp32.) The image encoder's latent of (image, the words it shows): (noise_dim,), its posterior
+        mean. A one-line ValueError for a model with no image encoder."""
+        return encode(image_encoder(self.model), self.text_encoder, image, text, self.device)
+
+    def read_image(self, image: ImageInput, name: str | None = None) -> SourceImage:
+        """A path, encoded bytes or a PIL image, checked and brought to the model's resolution
+        (pipeline/source_image.py); a SourceImage as it is."""
+        return image if isinstance(image, SourceImage) else read_source(image, self.config.resolution, name)
+
+    def edit_request(self, image: ImageInput, prompt: str, source_prompt: str | None = None, strength: float = 0.0,
+                     n: int = 1, seed: int = 0) -> GenerationRequest:
+        """The request of `edit`: checked in full (the model's encoder, the image, the words) before anything runs."""
+        image_encoder(self.model)
+        start = ImageStart(self.read_image(image), strength, source_prompt, "edit")
+        return GenerationRequest([prompt], n=n, seed=seed, start=start)
+
+    def vary_request(self, image: ImageInput, n: int = 4, strength: float = 0.5, source_prompt: str | None = None,
+                     seed: int = 0) -> GenerationRequest:
+        """The request of `vary`: its prompt is the image's own words, `source_prompt` or its llmimg PNG's prompt."""
+        image_encoder(self.model)
+        source = self.read_image(image)
+        words = source_prompt or source.prompt
+        if words is None:
+            raise ValueError(f"{source.name} records no llmimg prompt: a variation keeps the words the image shows, so "
+                             "give them (source_prompt, --source-prompt)")
+        return GenerationRequest([words], n=n, seed=seed, start=ImageStart(source, strength, words, "variation"))
+
+    def edit(self, image: ImageInput, prompt: str, source_prompt: str | None = None, strength: float = 0.0, n: int = 1,
+             seed: int = 0) -> list[Image.Image]:
+        """`n` edits of an image (path, bytes or PIL image): its latent drawn with `prompt` (pipeline/edit.py).
+        `source_prompt`: what the image shows (default: the prompt its llmimg PNG records, else `prompt`).
+        `strength`: 0 keeps the image's latent, 1 is plain generation. Each image carries its PNG metadata in
+        `.info` (save with `image.save(path, pnginfo=image.info["pnginfo"])`)."""
+        return self.pictures(self.edit_request(image, prompt, source_prompt, strength, n, seed))
+
+    def vary(self, image: ImageInput, n: int = 4, strength: float = 0.5, source_prompt: str | None = None,
+             seed: int = 0) -> list[Image.Image]:
+        """`n` variations of an image: its latent moved by `strength` (0: the image's reconstruction, 1: plain
+        generation) and drawn with the image's own words (`source_prompt`, or the prompt its llmimg PNG records)."""
+        return self.pictures(self.vary_request(image, n, strength, source_prompt, seed))
+
+    @property
+    def settings(self) -> dict:
+        """How this pipeline draws, for the `settings` PNG chunk."""
+        return {"resolution": self.config.resolution, "family": self.config.family,
+                "text_encoder": self.text_encoder.name, "backend": self.backend}
+
+    def metadata(self, request: GenerationRequest, settings: dict | None = None) -> list[dict[str, str]]:
+        """Each image's PNG text chunks (pipeline/png.py), in the order `generate` returns them."""
+        start = request.start.fields(request.source_text) if request.start is not None else None
+        return [image_metadata(prompt, seed, self.model.name, self.model.sha256, settings or self.settings, start)
+                for prompt, seed in zip(*request.expanded)]
+
+    def pictures(self, request: GenerationRequest) -> list[Image.Image]:
+        """The request's images as PIL images carrying their PNG metadata."""
+        return [encode_png(array, metadata) for array, metadata in zip(self.generate(request), self.metadata(request))]
 
     def explain(self, prompt: str, seed: int = 0, occlude: str = "auto") -> Explanation:
         """(Eager fp32, whatever the backend.) Word-influence maps of the image of (prompt, seed) (see

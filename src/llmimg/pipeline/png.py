@@ -15,12 +15,17 @@ from llmimg import __version__
 from llmimg.files import atomic_write
 
 
-def image_metadata(prompt: str, seed: int, model_name: str, model_sha256: str, settings: dict) -> dict[str, str]:
+def image_metadata(prompt: str, seed: int, model_name: str, model_sha256: str, settings: dict,
+                   start: dict[str, str] | None = None) -> dict[str, str]:
     """Text chunks for one image. `parameters` follows the Stable Diffusion web UI's layout, so tools that read
-    those (the web UI's PNG Info tab, image browsers) show the prompt and seed."""
+    those (the web UI's PNG Info tab, image browsers) show the prompt and seed. `start`: an edit's or a variation's
+    own chunks (`ImageStart.fields`: operation, source_image, source_sha256, source_prompt, strength, and
+    source_resized_from when the source was resized), its strength also in `parameters` as the web UI's img2img
+    writes it (`Denoising strength`)."""
     native = settings.get("resolution", "?")
     size = settings.get("size", f"{native}x{native}")  # "size": resampled from the model's own (the server)
-    parameters = (f"{prompt}\nSteps: 1, Sampler: llmimg one-step, Seed: {seed}, Size: {size}, "
+    denoising = f"Denoising strength: {start['strength']}, " if start else ""
+    parameters = (f"{prompt}\nSteps: 1, Sampler: llmimg one-step, Seed: {seed}, Size: {size}, {denoising}"
                   f"Model hash: {model_sha256[:10]}, Model: {model_name}, Version: llmimg {__version__}")
     return {
         "prompt": prompt,
@@ -30,12 +35,14 @@ def image_metadata(prompt: str, seed: int, model_name: str, model_sha256: str, s
         "llmimg_version": __version__,
         "settings": json.dumps(settings, sort_keys=True),
         "parameters": parameters,
+        **(start or {}),
     }
 
 
 def encode_png(image: np.ndarray, metadata: dict[str, str]) -> Image.Image:
     """(H, W, 3) uint8 -> a PIL image carrying `metadata` as PNG text chunks when saved with `save_png`."""
     picture = Image.fromarray(image)
+    picture.info.update(metadata)  # readable as a saved file's are (`Image.open(path).info["prompt"]`)
     picture.info["pnginfo"] = PngInfo()
     for key, value in metadata.items():
         picture.info["pnginfo"].add_itxt(key, value)

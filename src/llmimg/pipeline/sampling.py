@@ -2,10 +2,13 @@
 
 The CLI, the Python API (`Pipeline`), evaluation, the benchmark, the server and the trainer's periodic samples all
 draw through `sample`, and explain and interpolation through `forward_embeddings`, so an image depends only on
-(model, prompt, seed) wherever it is made.
+(model, prompt, seed) wherever it is made. Edits and variations draw through `sample` too, each row's noise moved
+towards the start image's latent (`start_noise`): their images depend on (model, prompt, seed, latent, strength).
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import torch
@@ -19,6 +22,15 @@ def seeded_noise(seeds: list[int], dim: int) -> torch.Tensor:
     """(B, dim) standard normal noise, row i drawn from its own generator seeded with seeds[i]."""
     rows = [torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
     return torch.stack(rows)
+
+
+def start_noise(latent: torch.Tensor, noise: torch.Tensor, strength: float) -> torch.Tensor:
+    """The rows (B, noise_dim) an edit or a variation draws from: z = sqrt(1 - s^2) * latent + s * noise, for the
+    start image's latent (noise_dim,) and each row's seeded noise (B, noise_dim). s = 0 is the latent exactly, s = 1
+    the noise exactly (plain generation), and in between the mix keeps the prior's variance (1 - s^2 + s^2 = 1 for
+    a latent and noise of unit variance; a straight (1 - s) * latent + s * noise would shrink the rows towards 0,
+    where the generator rarely drew from in training)."""
+    return math.sqrt(1.0 - strength**2) * latent[None] + strength * noise
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
@@ -71,12 +83,16 @@ def forward_embeddings(generator: nn.Module, text: TextEmbeddings, noise: torch.
 
 
 def sample(generator: nn.Module, text_encoder: TextEncoder, prompts: list[str], seeds: list[int],
-           batch_size: int = 64, device: torch.device | str = "cpu") -> np.ndarray:
-    """Draw one image per (prompt, seed): (N, H, W, 3) uint8, computed `batch_size` images per forward pass."""
+           batch_size: int = 64, device: torch.device | str = "cpu", latent: torch.Tensor | None = None,
+           strength: float = 1.0) -> np.ndarray:
+    """Draw one image per (prompt, seed): (N, H, W, 3) uint8, computed `batch_size` images per forward pass. With a
+    start image's `latent` (noise_dim,), each row's noise is moved towards it by `strength` (`start_noise`)."""
     outputs = []
     for start in range(0, len(prompts), batch_size):
         chunk_prompts, chunk_seeds = prompts[start:start + batch_size], seeds[start:start + batch_size]
         noise = seeded_noise(chunk_seeds, generator.config.noise_dim)  # (B, noise_dim)
+        if latent is not None:
+            noise = start_noise(latent, noise, strength)
         images = forward_embeddings(generator, text_encoder(chunk_prompts), noise, device)
         outputs.append(to_uint8(images))
     if not outputs:

@@ -6,8 +6,8 @@
 
 Every error is JSON in the OpenAI layout, `{"error": {"message": ..., "type": ..., "param": ..., "code": ...}}`,
 so the official clients raise it with its message. Bad input is always 4xx: invalid fields 400, a body that stalls
-half-sent 408, too large a body 413, a full queue 429 (at once, with Retry-After); only a request that waited longer
-than the timeout gets 503.
+half-sent 408, too large a body (or image) 413, a full queue 429 (at once, with Retry-After); only a request that
+waited longer than the timeout gets 503.
 /docs is Swagger UI from the `swagger-ui-bundle` package, served here, so it works offline.
 """
 
@@ -31,6 +31,7 @@ from llmimg import __version__
 from llmimg.pipeline.generate import Pipeline
 from llmimg.serve.batcher import QueueFull
 from llmimg.serve.config import ServerConfig
+from llmimg.serve.edits import UPLOADS, add_edit_routes
 from llmimg.serve.endpoints import add_routes
 from llmimg.serve.metrics import RequestGate
 from llmimg.serve.service import ApiError, ImageService
@@ -57,9 +58,11 @@ def create_app(pipeline: Pipeline, config: ServerConfig | None = None, aliases: 
         service.stop()
 
     app = FastAPI(title="llmimg", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
-                  description="Text to image in one forward pass: OpenAI Images API, SD web UI txt2img, plain PNGs.")
+                  description="Text to image in one forward pass: OpenAI Images API (generations, edits, "
+                              "variations), SD web UI txt2img and img2img, plain PNGs.")
     app.state.service = service
     add_routes(app, service, STATIC_DIR)
+    add_edit_routes(app, service)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     app.mount("/docs-assets", StaticFiles(directory=str(swagger_ui_path)), name="docs-assets")
 
@@ -73,7 +76,8 @@ def create_app(pipeline: Pipeline, config: ServerConfig | None = None, aliases: 
     if config.cors:
         app.add_middleware(CORSMiddleware, allow_origins=["*"], allow_methods=["GET", "POST"], allow_headers=["*"])
     app.add_middleware(RequestGate, metrics=service.metrics, max_body_bytes=config.max_body_bytes,
-                       endpoints=lambda: {route.path for route in app.routes}, body_timeout_s=config.body_timeout_s)
+                       endpoints=lambda: {route.path for route in app.routes}, body_timeout_s=config.body_timeout_s,
+                       uploads=UPLOADS, max_upload_bytes=config.max_upload_bytes)
     return app
 
 

@@ -17,6 +17,7 @@ class ServerConfig:
     max_images: int = 16  # most images one request may ask for (n, batch_size x n_iter)
     max_prompt_chars: int = 1000  # longest prompt accepted, in characters
     max_body_bytes: int = 65536  # largest request body accepted, in bytes (413 past it)
+    max_upload_bytes: int = 8388608  # largest body of the image endpoints (edits, variations, img2img), in bytes
     max_size: int = 2048  # largest width or height a request may ask for (other sizes are resampled, Lanczos)
     strict_size: bool = False  # refuse sizes other than the model's own instead of resampling
     timeout_s: float = 30.0  # a request still waiting for the model after this gets 503
@@ -26,7 +27,7 @@ class ServerConfig:
 
     def __post_init__(self):
         for name in ("max_batch_size", "max_queue", "max_images", "max_prompt_chars", "max_body_bytes",
-                     "max_size"):
+                     "max_upload_bytes", "max_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.max_wait_ms < 0:

@@ -26,14 +26,13 @@ from llmimg.serve.service import ApiError, ImageService
 
 # a PNG of (model, prompt, seed) never changes, so browsers may keep it
 IMMUTABLE = {"Cache-Control": "public, max-age=86400"}
+SAMPLER = "llmimg one-step"
 
 
 def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
-    native = f"{service.resolution}x{service.resolution}"
     started = int(time.time())
     model = service.pipeline.model
     checkpoint = f"{model.name} [{model.sha256[:10]}]"  # the web UI's title for a checkpoint
-    sampler = "llmimg one-step"
 
     @app.post("/v1/images/generations", response_model=ImagesResponse, tags=["OpenAI Images API"])
     async def images_generations(body: ImageGenerationRequest, response: Response) -> ImagesResponse:
@@ -67,18 +66,8 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
         count = service.check_count(body.batch_size * body.n_iter, "batch_size x n_iter")
         images = await service.draw(prompt, count, service.pick_seed(body.seed), size)
         response.headers.update(service.warning_headers(prompt))
-        info = {"prompt": prompt, "all_prompts": [i.prompt for i in images], "negative_prompt": "",
-                "all_negative_prompts": [""] * count, "seed": images[0].seed, "all_seeds": [i.seed for i in images],
-                "subseed": -1, "all_subseeds": [-1] * count, "width": size[0], "height": size[1],
-                "sampler_name": sampler, "steps": 1, "cfg_scale": 1.0,
-                "batch_size": body.batch_size, "n_iter": body.n_iter, "sd_model_name": model.name,
-                "sd_model_hash": model.sha256[:10], "version": f"llmimg {__version__}",
-                "infotexts": [i.metadata["parameters"] for i in images],
-                # the model draws its own size; any other was resampled from it
-                "extra_generation_params": {"Native size": native,
-                                            "Resampled": "Lanczos" if size != (service.resolution,) * 2 else "no"}}
         return Txt2ImgResponse(images=[base64.b64encode(i.png).decode() for i in images],
-                               parameters=body.model_dump(), info=json.dumps(info))
+                               parameters=body.model_dump(), info=json.dumps(webui_info(service, body, images, size)))
 
     # what SD web UI clients read before they generate (webuiapi's get_sd_models, util_get_current_model, ...)
     @app.get("/sdapi/v1/sd-models", tags=["Stable Diffusion web UI API"])
@@ -88,7 +77,7 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
 
     @app.get("/sdapi/v1/samplers", tags=["Stable Diffusion web UI API"])
     async def samplers() -> list[dict]:
-        return [{"name": sampler, "aliases": ["llmimg"], "options": {}}]
+        return [{"name": SAMPLER, "aliases": ["llmimg"], "options": {}}]
 
     @app.get("/sdapi/v1/options", tags=["Stable Diffusion web UI API"])
     async def options() -> dict:
@@ -149,6 +138,21 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
     async def page() -> FileResponse:
         return FileResponse(static_dir / "index.html")
 
+
+
+def webui_info(service: ImageService, body: Txt2ImgRequest, images: list, size: tuple[int, int]) -> dict:
+    """The `info` of a web UI txt2img or img2img answer: its prompts, seeds, size and model, as the web UI's."""
+    model, count, native = service.pipeline.model, len(images), service.resolution
+    return {"prompt": images[0].prompt, "all_prompts": [i.prompt for i in images], "negative_prompt": "",
+            "all_negative_prompts": [""] * count, "seed": images[0].seed, "all_seeds": [i.seed for i in images],
+            "subseed": -1, "all_subseeds": [-1] * count, "width": size[0], "height": size[1],
+            "sampler_name": SAMPLER, "steps": 1, "cfg_scale": 1.0,
+            "batch_size": body.batch_size, "n_iter": body.n_iter, "sd_model_name": model.name,
+            "sd_model_hash": model.sha256[:10], "version": f"llmimg {__version__}",
+            "infotexts": [i.metadata["parameters"] for i in images],
+            # the model draws its own size; any other was resampled from it
+            "extra_generation_params": {"Native size": f"{native}x{native}",
+                                        "Resampled": "Lanczos" if size != (native, native) else "no"}}
 
 
 def parse_size(size: str | None, native: int) -> tuple[int, int]:

@@ -48,15 +48,17 @@ class ServerMetrics:
 
 
 class RequestGate:
-    """ASGI middleware: 413 for bodies over `max_body_bytes`, 408 for a body whose next part does not come within
-    `body_timeout_s` (a client that sends half a body and stalls would otherwise hold its connection and its slot
-    for ever: uvicorn has no such timeout), and each request's status and latency recorded."""
+    """ASGI middleware: 413 for bodies over `max_body_bytes` (`max_upload_bytes` on the paths in `uploads`), 408 for
+    a body whose next part does not come within `body_timeout_s` (a client that sends half a body and stalls would
+    otherwise hold its connection and its slot for ever: uvicorn has no such timeout), and each request's status and
+    latency recorded."""
 
     def __init__(self, app, metrics: ServerMetrics, max_body_bytes: int, endpoints: Callable[[], set[str]],
-                 body_timeout_s: float = 10.0):
+                 body_timeout_s: float = 10.0, uploads: frozenset[str] = frozenset(), max_upload_bytes: int = 0):
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        self.uploads, self.max_upload_bytes = uploads, max_upload_bytes  # paths that take images: their own limit
         self.body_timeout_s = body_timeout_s
         self.endpoints = endpoints  # known paths; anything else is counted as "other" (bounded label values)
         self._known: set[str] | None = None
@@ -70,6 +72,7 @@ class RequestGate:
         endpoint = scope["path"] if scope["path"] in self._known else "other"
         status = 500
         received = 0
+        limit = self.max_upload_bytes if scope["path"] in self.uploads else self.max_body_bytes
 
         async def limited_receive():
             nonlocal received
@@ -79,8 +82,8 @@ class RequestGate:
                 raise HTTPException(408, f"request body incomplete after {self.body_timeout_s:g} s: send it "
                                          "whole") from None
             received += len(message.get("body", b""))
-            if received > self.max_body_bytes:  # a chunked body with no Content-Length
-                raise HTTPException(413, self._too_large())
+            if received > limit:  # a chunked body with no Content-Length
+                raise HTTPException(413, self._too_large(limit))
             return message
 
         async def recording_send(message):
@@ -91,19 +94,20 @@ class RequestGate:
 
         try:
             length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                await self._refuse(recording_send)
+            if length is not None and (not length.isdigit() or int(length) > limit):
+                await self._refuse(recording_send, limit)
             else:
                 await self.app(scope, limited_receive, recording_send)
         finally:
             self.metrics.requests.labels(endpoint, str(status)).inc()
             self.metrics.latency.labels(endpoint).observe(time.perf_counter() - start)
 
-    def _too_large(self) -> str:
-        return f"request body too large: the limit is {self.max_body_bytes} bytes"
+    @staticmethod
+    def _too_large(limit: int) -> str:
+        return f"request body too large: the limit is {limit} bytes"
 
-    async def _refuse(self, send) -> None:
-        body = json.dumps({"error": {"message": self._too_large(), "type": "invalid_request_error",
+    async def _refuse(self, send, limit: int) -> None:
+        body = json.dumps({"error": {"message": self._too_large(limit), "type": "invalid_request_error",
                                      "param": None, "code": 413}}).encode()
         await send({"type": "http.response.start", "status": 413,
                     "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),

@@ -1,7 +1,8 @@
 """Request and response bodies of the HTTP API (pydantic), as the OpenAPI schema at /openapi.json shows them.
 
 Two protocols that clients already speak: the OpenAI Images API and the subset of the Stable Diffusion web UI's
-`txt2img` that applies to a one-step model. Fields those protocols define that mean nothing here (quality, style,
+`txt2img` and `img2img` that applies to a one-step model (the OpenAI edits and variations are multipart forms, whose
+fields serve/edits.py lists). Fields those protocols define that mean nothing here (quality, style,
 steps, cfg_scale, sampler...) are accepted and ignored, so existing clients work unchanged.
 """
 
@@ -54,6 +55,24 @@ class Txt2ImgRequest(BaseModel):
     n_iter: int = Field(1, description="batches")
     width: int | None = Field(None, description="omit for the model's resolution; others are resampled from it")
     height: int | None = Field(None, description="omit for the model's resolution; others are resampled from it")
+
+
+class EditsResponse(ImagesResponse):
+    """POST /v1/images/edits and /v1/images/variations: ImagesResponse, and what became of the uploaded image."""
+
+    source_size: str  # WIDTHxHEIGHT of the uploaded image
+    source_resized: bool  # whether it was resized (and centre-cropped) to the model's resolution first
+
+
+class Img2ImgRequest(Txt2ImgRequest):
+    """POST /sdapi/v1/img2img (Stable Diffusion web UI subset)."""
+
+    init_images: list[str] = Field(description="one base64 image (a data: URL too): the image to start from")
+    denoising_strength: float = Field(0.75, description="0: keep the image's latent; 1: plain generation "
+                                                        "(llmimg's strength)")
+    source_prompt: str | None = Field(None, description="llmimg: what the image shows (default: the prompt its "
+                                                        "llmimg PNG records, else the prompt)")
+    mask: str | None = Field(None, description="not supported: the whole image is redrawn from its latent")
 
 
 class Txt2ImgResponse(BaseModel):

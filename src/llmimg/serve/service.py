@@ -18,6 +18,7 @@ from llmimg.data.wording import vocabulary_warning
 from llmimg.pipeline.generate import Pipeline
 from llmimg.pipeline.png import image_metadata, png_bytes
 from llmimg.pipeline.request import MAX_SEED, GenerationRequest
+from llmimg.pipeline.source_image import ImageTooLarge
 from llmimg.serve.batcher import Batcher
 from llmimg.serve.config import ServerConfig
 from llmimg.serve.metrics import ServerMetrics
@@ -129,16 +130,33 @@ class ImageService:
             request = GenerationRequest([prompt], n=n, seed=seed)
         except ValueError as error:
             raise ApiError(400, str(error), "prompt") from None
-        prompts, seeds = request.expanded
-        images = await self._wait(self.batcher.submit(prompts, seeds))
+        images = await self._wait(self.batcher.submit(*request.expanded))
+        return self._packed(request, images, size)
+
+    async def start_from(self, image: bytes, name: str, prompt: str | None, source_prompt: str | None,
+                         strength: float, n: int, seed: int, size: tuple[int, int] | None = None
+                         ) -> tuple[GenerationRequest, list[DrawnImage]]:
+        """Edits of an uploaded image with `prompt` or, with no prompt, its variations (pipeline/edit.py); the
+        image is read, checked and encoded on the model's worker thread, not on the event loop."""
+        def work() -> tuple[GenerationRequest, np.ndarray]:
+            source = self.pipeline.read_image(image, name)
+            request = (self.pipeline.edit_request(source, prompt, source_prompt, strength, n, seed) if prompt
+                       else self.pipeline.vary_request(source, n, strength, source_prompt, seed))
+            return request, self.pipeline.generate(request)
+
+        request, images = await self._wait(self.batcher.call(work, images=n))
+        return request, self._packed(request, images, size)
+
+    def _packed(self, request: GenerationRequest, images: np.ndarray, size: tuple[int, int] | None
+                ) -> list[DrawnImage]:
+        """Each image as PNG bytes with its metadata, resampled to `size` (width, height) if not the model's own."""
         settings = self.settings
         if size is not None and size != (self.resolution, self.resolution):
             images = [resample(image, size) for image in images]
             settings = {**settings, "size": f"{size[0]}x{size[1]}", "resampled": "lanczos"}
         drawn = []
-        for image, image_prompt, image_seed in zip(images, prompts, seeds):
-            metadata = self.metadata(image_prompt, image_seed, settings)
-            drawn.append(DrawnImage(png_bytes(image, metadata), image_prompt, image_seed, metadata))
+        for image, metadata in zip(images, self.pipeline.metadata(request, settings)):
+            drawn.append(DrawnImage(png_bytes(image, metadata), metadata["prompt"], int(metadata["seed"]), metadata))
         return drawn
 
     async def frame(self, prompt_a: str, prompt_b: str, t: float, seed: int) -> bytes:
@@ -152,6 +170,8 @@ class ImageService:
     async def _wait(self, future):
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), self.config.timeout_s)
+        except ImageTooLarge as error:
+            raise ApiError(413, str(error), "image") from None
         except ValueError as error:  # the pipeline's word for bad input
             raise ApiError(400, str(error)) from None
         except TimeoutError:

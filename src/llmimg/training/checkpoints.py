@@ -13,8 +13,11 @@ import re
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from llmimg.files import atomic_write
+from llmimg.models.config import ModelConfig
+from llmimg.models.registry import build_encoder
 
 log = logging.getLogger(__name__)
 
@@ -76,3 +79,25 @@ def resolve_resume(out: Path, resume: str, device: torch.device | str = "cpu") -
         except (RuntimeError, EOFError, OSError, ValueError, KeyError, pickle.UnpicklingError) as error:  # torn
             log.warning("skipping unreadable checkpoint %s (step %d): %s", path, step, str(error)[:200])
     return None
+
+
+def checkpoint_encoder(source: str | Path, config: ModelConfig, step: int | None = None) -> nn.Module:
+    """The image encoder a run trained, for a model file exported from that run (`llmimg export --encoder-from`):
+    a VAE's posterior (its critic), or the encoder a GAN with a reconstruction term learned beside it. `source` is
+    the run folder (its newest readable checkpoint) or one checkpoint file. A one-line ValueError when it holds no
+    encoder, was made with another model config than `config`, or is at another step than `step` (the model's)."""
+    found = resolve_resume(Path(source), "auto" if Path(source).is_dir() else str(source))
+    if found is None:
+        raise FileNotFoundError(f"--encoder-from {source}: no checkpoint there")
+    path, state = found
+    if ModelConfig.from_json(state["model_config"]) != config:
+        raise ValueError(f"--encoder-from {path}: its run trained another model config than this model's")
+    if step is not None and int(state["step"]) != step:
+        raise ValueError(f"--encoder-from {path} is at step {state['step']}, the model at step {step}: pass the "
+                         f"checkpoint of step {step}")
+    weights = state["critic"] if config.family == "vae" else state.get("encoder")
+    if weights is None:
+        raise ValueError(f"--encoder-from {path}: a GAN run trained without a reconstruction term has no encoder")
+    encoder = build_encoder(config)
+    encoder.load_state_dict(weights)
+    return encoder.eval()

@@ -337,7 +337,10 @@ class Trainer:
         extra = {"steps": str(self.step)}
         if getattr(self.dataset, "attribution", None):  # e.g. Twemoji's CC-BY 4.0 notice travels with the model
             extra["data_attribution"] = self.dataset.attribution
-        save_model(path, self.ema.module, self.model_config, extra=extra)
+        # the image encoder q(z | image, text) goes with the generator, for edits and variations: the VAE's
+        # posterior (its critic), or the one a GAN trained with a reconstruction term learned beside it
+        encoder = self.critic if self.model_config.family == "vae" else self.encoder
+        save_model(path, self.ema.module, self.model_config, extra=extra, encoder=encoder)
         return path
 
     def wall_s(self) -> float:

@@ -1,0 +1,45 @@
+"""Edits and variations: a user's image read by the model's image encoder, its latent drawn again with words.
+
+    pipe = Pipeline.load("model-with-encoder.safetensors")
+    pipe.edit("red-circle.png", "a large blue circle")         # the same picture, other words
+    pipe.vary("red-circle.png", n=4, strength=0.5)              # more like this one
+
+1. the image (pipeline/source_image.py) and the words it shows go through the encoder q(z | image, text); its
+   posterior mean mu is the image's latent (the mean, not a sample: the same image always gives the same latent);
+2. each output row's latent is z = sqrt(1 - s^2) * mu + s * noise(seed) (sampling.start_noise), s the strength;
+3. z and the new prompt go through the one generation path (sampling.sample), as for any image.
+
+An edit decodes with new words; a variation keeps the image's own words (its source prompt, or the prompt its llmimg
+PNG records) and moves the latent by the same formula, so s means the same in both: 0 redraws the image's latent as
+it is (a reconstruction), 1 is plain generation from the seed. The encoder runs eager fp32 whatever the backend.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from llmimg.model_file import LoadedModel
+from llmimg.pipeline.request import SourceImage
+from llmimg.text.encoder import TextEncoder
+
+
+def image_encoder(model: LoadedModel) -> nn.Module:
+    """The model's image encoder; a one-line ValueError saying what is missing when it has none."""
+    if model.encoder is not None:
+        return model.encoder
+    if model.config.family == "gan":
+        raise ValueError(f"model {model.name} is a GAN with no image encoder: editing its images needs an inversion "
+                         "encoder trained on its generator's samples, which llmimg cannot train yet")
+    raise ValueError(f"model {model.name} has no image encoder (exported before llmimg stored the VAE's posterior "
+                     "with the model): re-export it with `llmimg export --format safetensors --encoder-from RUN`")
+
+
+@torch.inference_mode()
+def encode(encoder: nn.Module, text_encoder: TextEncoder, image: SourceImage, text: str,
+           device: torch.device | str = "cpu") -> torch.Tensor:
+    """(noise_dim,) float32 on the CPU: the posterior mean of q(z | image, text)."""
+    pixels = torch.from_numpy(image.pixels)[None].to(device)  # (1, 3, R, R) in [-1, 1]
+    words = text_encoder([text]).to(device)  # tokens (1, T, D), mask (1, T), pooled (1, D)
+    mu, _ = encoder(pixels, words.tokens, words.mask, words.pooled)  # (1, noise_dim) each
+    return mu[0].float().cpu()

@@ -1,0 +1,138 @@
+"""Edits and variations: the encoder's latent drawn again with words, through the one generation path."""
+
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from llmimg import Pipeline
+from llmimg.model_file import ModelFileError, load_model, save_model
+from llmimg.models.registry import build_generator, preset
+from llmimg.pipeline.request import GenerationRequest
+from llmimg.pipeline.sampling import start_noise
+
+PROMPTS = ["a large red circle", "a small blue square", "a large green triangle", "a small yellow circle"]
+
+
+@pytest.fixture(scope="module")
+def pipe(vae_path, text_encoder):
+    return Pipeline.load(vae_path, text_encoder, device="cpu")
+
+
+def drawn(pipe, prompt: str, seed: int) -> np.ndarray:
+    return pipe.generate(GenerationRequest([prompt], seed=seed))[0]
+
+
+def arrays(images) -> np.ndarray:
+    return np.stack([np.asarray(image) for image in images])
+
+
+def squared_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
+
+
+def test_the_mix_is_exact_at_both_ends_and_keeps_unit_variance():
+    latent, noise = torch.randn(8), torch.randn(3, 8)
+    assert torch.equal(start_noise(latent, noise, 0.0), latent.expand(3, -1))
+    assert torch.equal(start_noise(latent, noise, 1.0), noise)
+    assert torch.allclose(start_noise(latent, noise, 0.6), 0.8 * latent + 0.6 * noise)
+    many = start_noise(torch.randn(4096), torch.randn(1, 4096), 0.5)
+    assert abs(float(many.var()) - 1.0) < 0.1
+
+
+def test_the_encoder_inverts_its_generators_samples_better_than_chance(pipe):
+    config = pipe.config
+    seeds = list(range(100, 108))
+    images = [drawn(pipe, PROMPTS[k % 4], seed) for k, seed in enumerate(seeds)]
+    truth = torch.stack([torch.randn(config.noise_dim, generator=torch.Generator().manual_seed(s)) for s in seeds])
+    latents = torch.stack([pipe.encode(pipe.read_image(Image.fromarray(image)), PROMPTS[k % 4])
+                           for k, image in enumerate(images)])
+    assert latents.shape == (8, config.noise_dim) and torch.isfinite(latents).all()
+    # the prior's mean (0) is the best guess that ignores the image
+    assert float((latents - truth).pow(2).mean()) < 0.7 * float(truth.pow(2).mean())
+
+
+def test_an_edit_at_strength_0_with_the_source_words_reconstructs_better_than_a_random_latent(pipe):
+    reconstruction, chance = [], []
+    for k, seed in enumerate(range(200, 206)):
+        prompt = PROMPTS[k % 4]
+        original = drawn(pipe, prompt, seed)
+        edited = arrays(pipe.edit(Image.fromarray(original), prompt, source_prompt=prompt, strength=0.0, seed=7))[0]
+        reconstruction.append(squared_error(edited, original))
+        chance.append(squared_error(drawn(pipe, prompt, seed + 1000), original))
+    assert np.mean(reconstruction) < 0.7 * np.mean(chance)
+
+
+def test_strength_1_is_plain_generation_with_the_same_seed(pipe):
+    source = Image.fromarray(drawn(pipe, "a large red circle", 3))
+    edits = arrays(pipe.edit(source, "a small blue square", strength=1.0, n=3, seed=42))
+    assert np.array_equal(edits, pipe.generate(GenerationRequest(["a small blue square"], n=3, seed=42)))
+
+
+def test_the_new_prompt_is_used(pipe):
+    source = Image.fromarray(drawn(pipe, "a large red circle", 3))
+    red = arrays(pipe.edit(source, "a large red circle", source_prompt="a large red circle"))
+    blue = arrays(pipe.edit(source, "a small blue square", source_prompt="a large red circle"))
+    assert squared_error(red, blue) > 1.0
+
+
+def test_a_variation_at_0_is_the_reconstruction_and_moves_above_it(pipe):
+    source = Image.fromarray(drawn(pipe, "a large red circle", 3))
+    reconstruction = arrays(pipe.edit(source, "a large red circle", source_prompt="a large red circle"))[0]
+    still = arrays(pipe.vary(source, n=3, strength=0.0, source_prompt="a large red circle"))
+    assert all(np.array_equal(image, reconstruction) for image in still)
+    moved = arrays(pipe.vary(source, n=3, strength=0.5, source_prompt="a large red circle"))
+    assert all(squared_error(image, reconstruction) > 1.0 for image in moved)
+    assert squared_error(moved[0], moved[1]) > 1.0
+
+
+def test_metadata_says_what_was_edited_and_round_trips(pipe, tmp_path):
+    source_path = tmp_path / "source.png"
+    Image.fromarray(drawn(pipe, "a large red circle", 3)).resize((48, 40)).save(source_path)
+    image = pipe.edit(source_path, "a small blue square", source_prompt="a large red circle", strength=0.25)[0]
+    image.save(tmp_path / "edit.png", pnginfo=image.info["pnginfo"])
+    with Image.open(tmp_path / "edit.png") as png:
+        text = dict(png.text)
+    assert text["operation"] == "edit" and text["prompt"] == "a small blue square"
+    assert text["source_image"] == "source.png" and text["source_prompt"] == "a large red circle"
+    assert text["source_sha256"] == hashlib.sha256(source_path.read_bytes()).hexdigest()
+    assert text["strength"] == "0.25" and text["source_resized_from"] == "48x40"
+    assert "Denoising strength: 0.25" in text["parameters"]
+    # an llmimg PNG says what it shows: a variation of it needs no source prompt
+    variation = pipe.vary(tmp_path / "edit.png", n=1, strength=0.0)[0]
+    assert variation.info["prompt"] == "a small blue square" and variation.info["operation"] == "variation"
+
+
+def test_a_model_without_an_encoder_says_what_is_missing(tiny_model_path, tmp_path, text_encoder):
+    gan = Pipeline.load(tiny_model_path, text_encoder, device="cpu")
+    with pytest.raises(ValueError, match="GAN with no image encoder: editing its images needs an inversion encoder"):
+        gan.edit(Image.new("RGB", (32, 32)), "a red circle")
+    config = preset("vae-tiny")
+    save_model(tmp_path / "old-vae.safetensors", build_generator(config), config)  # as every file before encoders
+    old = Pipeline.load(tmp_path / "old-vae.safetensors", text_encoder, device="cpu")
+    assert old.model.encoder is None
+    with pytest.raises(ValueError, match="has no image encoder .* --encoder-from"):
+        old.vary(Image.new("RGB", (32, 32)), source_prompt="a red circle")
+
+
+def test_the_encoder_round_trips_through_the_model_file(vae_path, tmp_path):
+    loaded = load_model(vae_path)
+    copy = tmp_path / "copy.safetensors"
+    save_model(copy, loaded.generator, loaded.config, encoder=loaded.encoder)
+    again = load_model(copy)
+    for (name, value), expected in zip(again.encoder.state_dict().items(), loaded.encoder.state_dict().values()):
+        assert torch.equal(value, expected), name
+    from safetensors.torch import load_file, save_file
+
+    save_file(load_file(str(copy)), str(tmp_path / "odd.safetensors"),
+              metadata={**_metadata(copy), "encoder": "inversion-v9"})
+    with pytest.raises(ModelFileError, match="unknown kind 'inversion-v9'"):
+        load_model(tmp_path / "odd.safetensors")
+
+
+def _metadata(path):
+    from llmimg.model_file import read_metadata
+
+    return read_metadata(path)
