@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,3 +126,20 @@ def test_committed_bench_report_renders_from_its_json_and_names_no_issue():
     assert report == (folder / "bench.md").read_text()
     headings = [line for line in report.splitlines() if line.startswith("#")]
     assert "## Targets" in headings and not [h for h in headings if "issue" in h.lower()]
+
+
+def test_the_onnx_cache_key_changes_with_the_network_code(monkeypatch):
+    """A model file whose network code changed (same weights, new llmimg) must not reuse the export of the old
+    code: the cache folder carries a fingerprint of the models' and the exporter's code and torch's version."""
+    import llmimg.models
+    from llmimg.pipeline import backends
+
+    before = backends.export_fingerprint()
+    assert before == backends.export_fingerprint() and len(before) == 8
+    monkeypatch.setattr(torch, "__version__", "0.0.0-other")
+    assert backends.export_fingerprint() != before
+    monkeypatch.undo()
+    original = Path.read_bytes
+    models = Path(llmimg.models.__file__).parent
+    monkeypatch.setattr(Path, "read_bytes", lambda self: original(self) + (b"#" if self.parent == models else b""))
+    assert backends.export_fingerprint() != before

@@ -171,7 +171,7 @@ class SlotGenerator(nn.Module):
         if worded is None:
             where = self.where(where_in)
             return state, torch.tanh(where[..., :2]), torch.sigmoid(where[..., 2] + 3.0), background
-        first = self.where(torch.cat([where_in[:, 0], where_in.new_zeros(len(where_in), 2)], -1))
+        first = self.where(torch.cat([where_in[:, 0], torch.zeros_like(where_in[:, 0, :2])], -1))  # no slot before
         centres = [torch.tanh(first[:, :2])]
         for slot in range(1, slots):  # slot by slot, each placed knowing where the one before stands
             if self.direction is None:

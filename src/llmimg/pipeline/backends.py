@@ -11,6 +11,7 @@ into the network).
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 from pathlib import Path
 from types import SimpleNamespace
@@ -75,13 +76,27 @@ class OnnxLanguageModel:
         return SimpleNamespace(last_hidden_state=torch.from_numpy(hidden))
 
 
+def export_fingerprint() -> str:
+    """What an ONNX export depends on besides the weights: the networks' code, the exporter's and torch's version,
+    as 8 hex digits. Without it in the cache key, a model file whose network code changed reused the export of the
+    old code (a stale graph that failed at batch 1)."""
+    import llmimg.models
+    from llmimg.pipeline import onnx_export
+
+    digest = hashlib.sha256(torch.__version__.encode())
+    for path in sorted(Path(llmimg.models.__file__).parent.glob("*.py")) + [Path(onnx_export.__file__)]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def onnx_folder(model: LoadedModel, text_encoder: TextEncoder) -> Path:
-    """The ONNX export of (model, encoder) in the llmimg cache, written on first use."""
+    """The ONNX export of (model, encoder) in the llmimg cache, written on first use (per network code)."""
     from llmimg.cache import cache_dir
     from llmimg.pipeline.onnx_export import export_onnx
     from llmimg.pipeline.onnx_runtime import MANIFEST
 
-    folder = cache_dir() / "onnx" / f"{model.name}-{model.sha256[:16]}-{text_encoder.name}"
+    name = f"{model.name}-{model.sha256[:16]}-{text_encoder.name}-{export_fingerprint()}"
+    folder = cache_dir() / "onnx" / name
     if not (folder / MANIFEST).is_file():
         log.info("exporting %s to ONNX in %s (once)", model.name, folder)
         export_onnx(model, text_encoder, folder)
