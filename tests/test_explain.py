@@ -16,7 +16,8 @@ PROMPT = "a small red circle to the left of a large blue square"
 
 @pytest.fixture(scope="module")
 def pipe(text_encoder):
-    return Pipeline.load("shapes", text_encoder, "cpu")
+    """The bundled model with word attention (the default `shapes`, a slot network, has none: tested below)."""
+    return Pipeline.load("shapes-gan", text_encoder, "cpu")
 
 
 @pytest.mark.parametrize("occlude", ["tokens", "input"])
@@ -30,6 +31,16 @@ def test_maps_have_the_image_shape_and_every_word_changes_the_image(pipe, occlud
     assert (explanation.attention >= 0).all() and (explanation.attention.sum(0) <= 1 + 1e-5).all()
     image = pipe([PROMPT], n=1, seed=3)[0]
     assert np.array_equal(np.asarray(image), explanation.image)  # the explained image is the generated one
+
+
+def test_a_model_without_word_attention_is_explained_by_taking_words_from_the_input(text_encoder):
+    """The default `shapes` (a slot network) reads words through its cuts, not word attention: `auto` occludes the
+    input, there are no attention maps, and taking away a colour or a shape word changes the picture."""
+    explanation = Pipeline.load("shapes", text_encoder, "cpu").explain(PROMPT, seed=3)
+    assert explanation.occlude == "input" and explanation.attention is None
+    assert explanation.maps.shape == (len(PROMPT.split()), 64, 64) and np.isfinite(explanation.maps).all()
+    changed = dict(zip(explanation.words, explanation.maps.max(axis=(1, 2))))
+    assert all(changed[word] > 0.1 for word in ("red", "circle", "blue", "square"))
 
 
 def test_colour_word_map_falls_on_its_object(pipe):
@@ -92,7 +103,7 @@ def test_keyword_errors_and_templates(tmp_path):
 
 
 def test_explain_prompts_and_interpolate_commands(tmp_path, capsys):
-    assert main(["explain", PROMPT, "--seed", "1", "--out", str(tmp_path / "ex")]) == 0
+    assert main(["explain", PROMPT, "--seed", "1", "--model", "shapes-gan", "--out", str(tmp_path / "ex")]) == 0
     assert np.load(tmp_path / "ex" / "maps.npy").shape == (len(PROMPT.split()), 64, 64)
     assert json.loads((tmp_path / "ex" / "words.json").read_text())["words"][2] == "red"
     assert (tmp_path / "ex" / "explain.png").is_file() and (tmp_path / "ex" / "attention.npy").is_file()

@@ -98,10 +98,10 @@ def versus_table(results: dict) -> list[str]:
              (f"Peer: `UNet2DConditionModel`, {peer['parameters']:,} parameters, trained {peer['train_minutes']} min "
              f"({peer['train_steps']} steps), classifier-free guidance {peer['guidance_scale']}. ms per image: "
              f"{results['config']['peer_batch']} prompts per call, text cached, prompts to uint8 pixels."), "",
-             "| method | ms per image | checker pass (test-seen) | GAN's speed-up |", "|---|---:|---:|---:|"]
+             "| method | ms per image | checker pass (test-seen) | one step's speed-up |", "|---|---:|---:|---:|"]
     for gan in gans:
         passed = gan.get("checker_pass_rate")
-        lines.append(f"| GAN, one step ({gan['backend']}) | {gan['versus_ms_per_image']:.3f} | "
+        lines.append(f"| the model, one step ({gan['backend']}) | {gan['versus_ms_per_image']:.3f} | "
                      f"{'—' if passed is None else f'{100 * passed:.1f}%'} | |")
     for row in peer["rows"]:
         name = "DDIM" if row["sampler"] == "ddim" else "DPM-Solver++"
@@ -111,7 +111,7 @@ def versus_table(results: dict) -> list[str]:
                      f"{'—' if passed is None else f'{100 * passed:.1f}%'} | {speedup:,.0f}x |")
     if fastest:
         lines.append("")
-        lines.append(f"Speed-ups are against the fastest GAN backend here ({fastest['backend']}); targets: "
+        lines.append(f"Speed-ups are against the model's fastest backend here ({fastest['backend']}); targets: "
                      f">= {TARGETS['vs_ddim']}x against DDIM-50, >= {TARGETS['vs_few_step']}x against the few-step "
                      "sampler, at an equal or better pass rate.")
     return lines

@@ -1,4 +1,4 @@
-"""`llmimg bench --vs-diffusion`: the diffusion peer measured like the GAN, and the speed-quality plot."""
+"""`llmimg bench --vs-diffusion`: the diffusion peer measured like the one-step model, and the speed-quality plot."""
 
 from __future__ import annotations
 
@@ -68,7 +68,8 @@ def _measure_sampler(unet, peer_config, text_encoder: TextEncoder, sampler: str,
 
 
 def plot_speed_quality(backends: list[dict], peer: dict, path: Path) -> None:
-    """Checker pass rate against ms per image (log x): one point per GAN backend and per peer sampler."""
+    """Checker pass rate against ms per image (log x): one point per backend of the one-step model and per peer
+    sampler."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -80,7 +81,7 @@ def plot_speed_quality(backends: list[dict], peer: dict, path: Path) -> None:
         axis.scatter(result["versus_ms_per_image"], 100 * result["checker_pass_rate"], color="tab:blue")
     if gans:  # the backends sit within a few ms of each other: one label for all
         fastest = min(gans, key=lambda r: r["versus_ms_per_image"])
-        axis.annotate(f"GAN, one step ({len(gans)} backends; fastest: {fastest['backend']})",
+        axis.annotate(f"the model, one step ({len(gans)} backends; fastest: {fastest['backend']})",
                       (fastest["versus_ms_per_image"], 100 * fastest["checker_pass_rate"]),
                       textcoords="offset points", xytext=(0, -16), fontsize=8)
     for row in peer["rows"]:
