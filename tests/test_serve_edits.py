@@ -11,6 +11,7 @@ import openai
 import pytest
 import webuiapi
 from PIL import Image
+from test_serve import png_pixels, png_text
 from test_source_image import header_only_png
 
 from llmimg.pipeline.generate import Pipeline
@@ -40,16 +41,6 @@ def source(pipeline) -> bytes:
     return buffer.getvalue()
 
 
-def pixels(data: bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as image:
-        return np.asarray(image.convert("RGB"))
-
-
-def text_chunks(data: bytes) -> dict:
-    with Image.open(io.BytesIO(data)) as image:
-        return dict(image.text)
-
-
 def test_openai_edit_is_the_python_apis_edit(server, pipeline, source):
     client = openai.OpenAI(base_url=f"{server}/v1", api_key="not-needed")
     result = client.images.edit(image=("red.png", source, "image/png"), prompt="a small blue square", n=2,
@@ -59,8 +50,8 @@ def test_openai_edit_is_the_python_apis_edit(server, pipeline, source):
     assert len(result.data) == 2
     for item, image in zip(result.data, expected):
         png = base64.b64decode(item.b64_json)
-        assert np.array_equal(pixels(png), np.asarray(image))
-        chunks = text_chunks(png)
+        assert np.array_equal(png_pixels(png), np.asarray(image))
+        chunks = png_text(png)
         assert chunks["operation"] == "edit" and chunks["source_image"] == "red.png" and chunks["strength"] == "0.25"
         assert chunks["source_resized_from"] == "40x40"
     assert [item.seed for item in result.data] == [4, 5]
@@ -73,16 +64,16 @@ def test_openai_variations_keep_the_words(server, pipeline, source):
     result = client.images.create_variation(image=("red.png", source, "image/png"), n=3, response_format="b64_json",
                                             extra_body={"seed": 9, "source_prompt": "a large red circle"})
     pngs = [base64.b64decode(item.b64_json) for item in result.data]
-    assert [text_chunks(png)["operation"] for png in pngs] == ["variation"] * 3
-    assert all(text_chunks(png)["prompt"] == "a large red circle" for png in pngs)
+    assert [png_text(png)["operation"] for png in pngs] == ["variation"] * 3
+    assert all(png_text(png)["prompt"] == "a large red circle" for png in pngs)
     expected = pipeline.vary(source, n=3, strength=0.5, source_prompt="a large red circle", seed=9)
-    assert all(np.array_equal(pixels(png), np.asarray(image)) for png, image in zip(pngs, expected))
+    assert all(np.array_equal(png_pixels(png), np.asarray(image)) for png, image in zip(pngs, expected))
     with pytest.raises(openai.BadRequestError, match="records no llmimg prompt"):
         client.images.create_variation(image=("red.png", source, "image/png"))
     # an llmimg PNG says what it shows
     drawn = httpx.get(f"{server}/generate", params={"prompt": "a small blue square", "seed": 1}).content
     again = client.images.create_variation(image=("drawn.png", drawn, "image/png"), n=1)
-    assert text_chunks(base64.b64decode(again.data[0].b64_json))["prompt"] == "a small blue square"
+    assert png_text(base64.b64decode(again.data[0].b64_json))["prompt"] == "a small blue square"
 
 
 def test_sd_webui_img2img(server, pipeline, source):
