@@ -1,6 +1,7 @@
 """The networks: shapes and ranges, configs, and the exported file round trip."""
 
 import json
+import math
 import os
 
 import pytest
@@ -195,18 +196,20 @@ class _Evil:
 
 def _slot_network_that_draws_and_learns(name: str):
     """A slot network of preset `name` draws finite images of the right shape, and a critic's gradient reaches every
-    one of its parameters; returns it with its noise and text."""
+    one of its parameters but the probes (slot_probe); returns it with its noise and text."""
     config = preset(name)
     generator, critic = build_generator(config), build_critic(config)
     text, noise = _text(2), torch.randn(2, config.noise_dim)
     images = generator(noise, *text)
     assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
     critic(images, *text).sum().backward()
-    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in generator.parameters())
+    drawing = [p for name, p in generator.named_parameters() if "probe" not in name]  # probes: training only
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in drawing)
     return generator, noise, text
 
 
-@pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny", "slots7-tiny", "slots8-tiny"])
+@pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny", "slots7-tiny", "slots8-tiny",
+                                  "slots9-tiny", "slots10-tiny"])
 def test_every_slot_network_draws_and_learns(name):
     _slot_network_that_draws_and_learns(name)
 
@@ -384,10 +387,12 @@ def test_a_cut_on_the_last_token_leaves_the_second_slot_empty():
         assert (generator.read(words, mask, sentence)[1] > 0.95).all()
 
 
-def test_slot_direction_from_the_words_lets_the_noise_turn_it_by_at_most_30_degrees():
-    from llmimg.models.slots import MAX_TURN
+@pytest.mark.parametrize("name", ["slots7-tiny", "slots10-tiny"])
+def test_slot_direction_from_the_words_lets_the_noise_turn_it_by_at_most_30_degrees(name):
+    """slots7: the noise sets the distance without bound (softplus); slots10: within slot_distance "own"'s bound."""
+    from llmimg.models.slots import MAX_DISTANCE, MAX_TURN
 
-    config = preset("slots7-tiny")
+    config = preset(name)
     generator = build_generator(config)
     tokens, mask, pooled = _text(1)
     with torch.no_grad():
@@ -404,5 +409,73 @@ def test_slot_direction_from_the_words_lets_the_noise_turn_it_by_at_most_30_degr
     spread = (angle - angle.mean()).abs().max()  # the words fix the direction: the noise turns it only so far
     assert inside.sum() > 32 and spread <= MAX_TURN + 1e-4 and spread > 0.1
     assert (offset[inside].norm(dim=-1) >= 0.5 - 1e-5).all()
+    if config.slot_distance == "own":  # the noise moves the distance only within [0.5, MAX_DISTANCE]
+        with torch.no_grad():
+            generator.spread.weight[0].fill_(100.0)
+            far = generator.step_by_words(torch.zeros(64, config.cond_dim), torch.randn(64, config.cond_dim),
+                                          torch.zeros(64, 2))
+        assert far.shape == (64, 3) and torch.allclose(far[:, :2].norm(dim=-1), torch.ones(64), atol=1e-5)
+        distance = generator.place_after(torch.zeros(64, 2), far).norm(dim=-1)  # clamped on the canvas: <= 1.42
+        assert (distance >= 0.5 - 1e-5).all() and (distance <= MAX_DISTANCE).all()
     with pytest.raises(ValueError, match="slot_direction"):
         preset("slots3-tiny", slot_direction="words")  # needs a separation
+
+
+def test_slot_probes_read_each_slots_words_and_teach_the_reading():
+    """slot_probe: probes of what each slot reads (its attributes) and of its state (its relation), and the loss on
+    them, whose gradient reaches the cut that decides what each slot reads; the drawing itself never uses them."""
+    from llmimg.training.losses import slot_probe_loss
+
+    config = preset("slots9-tiny")
+    generator = build_generator(config)
+    text = _text(2)
+    attributes, relations, presence = generator.probe_logits(*text)
+    assert attributes.shape == (2, 2, 6 + 3 + 2) and relations.shape == (2, 2, 4) and presence.shape == (2, 2)
+    targets = torch.tensor([[[0, 1, 1, -1], [2, 0, 0, 3]], [[5, 2, 0, -1], [-1, -1, -1, -1]]])
+    loss = slot_probe_loss(attributes, relations, presence, targets, config.slot_probe)
+    assert torch.isfinite(loss) and loss > 0
+    loss.backward()
+    reading = (generator.probe, generator.relation_probe, generator.boundary, generator.cuts, generator.read_update)
+    for module in reading:
+        assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+    drawn = build_generator(config)  # the probes' weights do not change a picture
+    drawn.load_state_dict(generator.state_dict())
+    noise = torch.randn(2, config.noise_dim)
+    before = drawn(noise, *text)
+    torch.nn.init.normal_(drawn.probe.weight)
+    assert torch.equal(before, drawn(noise, *text))
+    with pytest.raises(ValueError, match="slot_probe"):
+        preset("slots2-64", slot_probe=(6, 3, 2, 4))  # the slots must read in order
+
+
+def test_slot_probe_loss_is_the_cross_entropy_of_each_attribute_a_slot_has():
+    """A known value: uniform logits cost log(classes) per attribute present, and a presence of 1/2 costs log 2 per
+    slot; -1 targets (no object, no relation) cost nothing."""
+    from llmimg.training.losses import slot_probe_loss
+
+    classes = (6, 3, 2, 4)
+    attributes, relations = torch.zeros(1, 2, 11), torch.zeros(1, 2, 4)
+    targets = torch.tensor([[[0, 1, 1, -1], [-1, -1, -1, -1]]])  # one object
+    loss = slot_probe_loss(attributes, relations, torch.full((1, 2), 0.5), targets, classes)
+    assert loss.item() == pytest.approx(math.log(6) + math.log(3) + math.log(2) + math.log(2), rel=1e-5)
+    sure = slot_probe_loss(attributes, relations, torch.tensor([[1.0, 0.0]]), targets, classes)
+    assert sure.item() == pytest.approx(math.log(6) + math.log(3) + math.log(2), rel=1e-4)
+
+
+def test_with_directions_from_the_words_the_relation_probed_is_that_direction():
+    """slots10: the relation's logits are RELATION_SHARPNESS times the cosine of the direction the words give the
+    slot with each of RELATION_AXES (left, right, above, below: shapes.RELATIONS' order), so the probe's loss
+    teaches the direction itself."""
+    from llmimg.data.shapes import RELATIONS
+    from llmimg.models.slots import RELATION_AXES, RELATION_SHARPNESS
+
+    assert RELATIONS == ("to the left of", "to the right of", "above", "below") and len(RELATION_AXES) == 4
+    generator = build_generator(preset("slots10-tiny"))
+    assert generator.relation_probe is None
+    with torch.no_grad():
+        generator.direction.weight.zero_()
+        generator.direction.bias.copy_(torch.tensor([0.0, -3.0]))  # up the canvas (y grows downwards): "above"
+    _, relation, _ = generator.probe_logits(*_text(2))
+    assert torch.allclose(relation, RELATION_SHARPNESS * torch.tensor([0.0, 0.0, 1.0, -1.0]).expand(2, 2, 4))
+    with pytest.raises(ValueError, match="four directions"):
+        preset("slots10-tiny", slot_probe=(6, 3, 2, 5))

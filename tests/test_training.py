@@ -3,6 +3,7 @@
 import json
 import math
 
+import pytest
 import torch
 
 from llmimg.model_file import load_model
@@ -137,3 +138,16 @@ def test_resume_reads_an_older_config_and_refuses_another(tmp_path, text_encoder
     other = {**json.loads(state["model_config"]), "channels": 2 * trainer.model_config.channels}
     with pytest.raises(ValueError, match="another model config"):
         trainer.load_state_dict({**state, "model_config": json.dumps(other)}, tmp_path / "other.pt")
+
+
+def test_slot_probe_weight_adds_the_reading_loss_and_needs_probes(tmp_path, text_encoder):
+    trainer = Trainer(_config(tmp_path, model="slots9-vae-tiny", slot_probe_weight=10.0), text_encoder)
+    images, captions = zip(*(trainer.dataset[i] for i in range(4)))
+    before = trainer.generator.probe.weight.detach().clone()
+    losses = trainer.train_step(torch.stack(images), list(captions))
+    assert math.isfinite(losses["probe"]) and losses["probe"] > 0
+    assert not torch.equal(before, trainer.generator.probe.weight)
+    assert "probe" not in Trainer(_config(tmp_path, model="slots9-vae-tiny"), text_encoder).train_step(
+        torch.stack(images), list(captions))  # weight 0: no reading loss
+    with pytest.raises(ValueError, match="slot-probe-weight"):
+        Trainer(_config(tmp_path, model="slots8-vae-tiny", slot_probe_weight=1.0), text_encoder)

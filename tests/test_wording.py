@@ -164,3 +164,19 @@ def test_the_committed_heldout_file_is_what_its_script_writes():
     done = subprocess.run([sys.executable, str(script), "--check"], env=env, capture_output=True, text=True,
                           check=False)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_slot_targets_follow_the_order_each_wording_names_the_objects():
+    """What each slot should read (a slot generator's probes): the objects in the order the wording names them, and
+    the second's relation from the first, whichever template put which first."""
+    caption = "a small blue square to the left of a large yellow triangle"
+    scene = shapes.parse_caption(caption)
+    blue, yellow = [2, 1, 0], [3, 2, 1]
+    left, right = shapes.RELATIONS.index("to the left of"), shapes.RELATIONS.index("to the right of")
+    for variant, text in enumerate(wording.training_wordings(caption)):
+        named_first = text.index("blue") < text.index("yellow")
+        expected = [blue + [-1], yellow + [right]] if named_first else [yellow + [-1], blue + [left]]
+        assert wording.slot_targets(text, scene, slots=2) == expected, (variant, text)
+    assert not named_first  # the last template names the second object first
+    one = ShapesDataset("train", caption_variants=4).slot_targets(["red circle, large"], slots=2)
+    assert one.tolist() == [[[0, 0, 1, -1], [-1, -1, -1, -1]]]

@@ -83,6 +83,15 @@ class ShapesDataset(Dataset):
         return _canonical_index(self.split).get(key, key)
 
 
+    # classes of each slot target (wording.slot_targets): colour, shape, size, relation to the slot before
+    SLOT_CLASSES = (len(shapes.COLOURS), len(shapes.SHAPES), len(shapes.SIZES_LIST), len(shapes.RELATIONS))
+
+    def slot_targets(self, captions: list[str], slots: int) -> torch.Tensor:
+        """(B, slots, 4) class indices of what each slot of a generator reading the captions (any training
+        wording) should find, in the order each names its objects, -1 for nothing (wording.slot_targets)."""
+        return torch.tensor([wording.slot_targets(caption, shapes.parse_caption(self.match_key(caption)), slots)
+                             for caption in captions], dtype=torch.long)
+
     def contrast_caption(self, caption: str, rng: random.Random) -> str:
         """A hard negative for an image captioned `caption` (any training wording): the caption of a scene one
         binding away (shapes.contrast_scenes: a kind of edit, then an edit, drawn from `rng`), in a training

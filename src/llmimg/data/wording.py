@@ -182,3 +182,31 @@ def heldout_wording_set() -> list[tuple[str, str]]:
     """(prompt, canonical caption) rows of the held-out wording set, in file order."""
     with open(HELDOUT_FILE, encoding="utf-8", newline="") as handle:
         return [(row["prompt"], row["canonical"]) for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def mention_order(wording: str, scene: shapes.Scene) -> tuple[int, ...]:
+    """The indices of `scene`'s objects in the order `wording` names them: by where each object's colour word first
+    stands (every wording says each colour verbatim, and a scene's two objects never share one). Templates 2 and 3
+    name the caption's second object first."""
+    words = normalise_prompt(wording).replace(",", " ").split()
+    place = {obj.colour: words.index(obj.colour) if obj.colour in words else len(words) for obj in scene.objects}
+    return tuple(sorted(range(len(scene.objects)), key=lambda index: place[scene.objects[index].colour]))
+
+
+def slot_targets(wording: str, scene: shapes.Scene, slots: int) -> list[list[int]]:
+    """What a generator reading `wording` object by object should find in each of `slots` slots, in the order the
+    wording names the objects: [colour, shape, size, relation] class indices (shapes.COLOURS, SHAPES, SIZES_LIST,
+    RELATIONS), -1 where there is nothing to find: every entry of a slot past the scene's objects, and the first
+    slot's relation. A slot's relation says where its object stands from the slot before's ("to the left of": left
+    of it)."""
+    order = mention_order(wording, scene)
+    targets = [[-1] * 4 for _ in range(slots)]
+    for slot, index in enumerate(order[:slots]):
+        obj = scene.objects[index]
+        relation = -1
+        if slot:  # the scene says objects[0] stands `relation` of objects[1]; from the slot before, the inverse
+            said = scene.relation if index == 0 else INVERSE[scene.relation]
+            relation = shapes.RELATIONS.index(said)
+        targets[slot] = [shapes.COLOURS.index(obj.colour), shapes.SHAPES.index(obj.shape),
+                         shapes.SIZES_LIST.index(obj.size), relation]
+    return targets

@@ -32,6 +32,8 @@ class ModelConfig:
     slot_direction: str = "any"  # "words": the direction from the slot before comes from the words alone
     slot_distance: str = "step"  # with a separation: how far past it a slot stands: "step" (the length of the step
     # whose direction it follows), or "own" (an output of its own, bounded: models/slots.py)
+    slot_probe: tuple[int, ...] = ()  # training only: classes of each attribute probed from what a slot reads (the
+    # last: its relation to the slot before, probed from its state), so a loss can teach reading (models/slots.py)
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -51,16 +53,23 @@ class ModelConfig:
                 not self.slot_separation or self.slot_noise != "where")):
             raise ValueError(f"slot_direction must be 'any' or 'words' (with a slot_separation and slot_noise "
                              f"'where'), got {self.slot_direction!r}")
-        if self.slot_distance not in ("step", "own") or (self.slot_distance == "own" and (
-                not self.slot_separation or self.slot_direction != "any")):
-            raise ValueError(f"slot_distance must be 'step' or 'own' (with a slot_separation and slot_direction "
-                             f"'any'), got {self.slot_distance!r}")
+        if self.slot_distance not in ("step", "own") or (self.slot_distance == "own" and not self.slot_separation):
+            raise ValueError(f"slot_distance must be 'step' or 'own' (with a slot_separation), "
+                             f"got {self.slot_distance!r}")
+        if self.slot_probe and (len(self.slot_probe) < 2 or not all(2 <= classes <= 64 for classes in self.slot_probe)
+                                or self.slot_read == "compete" or self.slot_noise != "where"):
+            raise ValueError(f"slot_probe must list at least two class counts from 2 to 64 (with slots read in "
+                             f"order and slot_noise 'where'), got {list(self.slot_probe)}")
+        if self.slot_probe and self.slot_direction == "words" and self.slot_probe[-1] != 4:
+            raise ValueError(f"with slot_direction 'words' the relations probed are the four directions (left, "
+                             f"right, above, below), got {self.slot_probe[-1]} relation classes")
         if self.critic_head_kernel not in (1, 3):
             raise ValueError(f"critic_head_kernel must be 1 or 3, got {self.critic_head_kernel}")
         if self.rgb_shuffle not in (1, 2, 4) or side // self.rgb_shuffle < 16:
             raise ValueError(f"rgb_shuffle must be 1, 2 or 4 and leave features of at least 16 x 16, "
                              f"got {self.rgb_shuffle}")
         object.__setattr__(self, "attention_resolutions", tuple(self.attention_resolutions))
+        object.__setattr__(self, "slot_probe", tuple(self.slot_probe))
 
     def _check_types_and_sizes(self) -> None:
         """Every field of its declared type, every size in SIZES: a config read from a file is checked here, before

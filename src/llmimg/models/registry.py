@@ -93,6 +93,16 @@ PRESETS["slots7-tiny"] = replace(PRESETS["slots5-tiny"], slot_direction="words")
 # as its encoder lengthened the step to sharpen the direction and pushed the second object off the canvas
 PRESETS["slots8-64"] = replace(PRESETS["slots5-64"], slot_distance="own")
 PRESETS["slots8-tiny"] = replace(PRESETS["slots5-tiny"], slot_distance="own")
+# slots9: slots8 with probes of what each slot reads (colour, shape, size) and of its relation to the slot before,
+# for --slot-probe-weight: slots8 cut the prompt inside the second object's phrase (its colour word went to the
+# first slot) and kept its cut's gate near 0.6 for one object and two alike
+PRESETS["slots9-64"] = replace(PRESETS["slots8-64"], slot_probe=(6, 3, 2, 4))
+PRESETS["slots9-tiny"] = replace(PRESETS["slots8-tiny"], slot_probe=(6, 3, 2, 4))
+# slots10: slots9 placing the second object in the direction its words say (slots7's slot_direction "words": the
+# noise turns it by at most 30 degrees) at slots8's bounded distance: slots9 read each object's words cleanly, but
+# its VAE took the direction from the posterior's noise, and at prior noise the relation held in 2 of 8 scenes
+PRESETS["slots10-64"] = replace(PRESETS["slots9-64"], slot_direction="words")
+PRESETS["slots10-tiny"] = replace(PRESETS["slots9-tiny"], slot_direction="words")
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

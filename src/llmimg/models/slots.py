@@ -32,6 +32,11 @@ BOUNDARY_BIAS = -4.0  # boundaries start rare (1.8% a token): the whole prompt s
 PRESENCE_SHARPNESS = 8.0  # a segment's presence, sigmoid(8 (claimed tokens - 1/2)): 0.02 empty, 0.98 for one word
 MAX_TURN = torch.pi / 6  # slot_direction "words": how far the noise may turn the words' direction, either way
 MAX_DISTANCE = 2.0  # slot_distance "own": a slot stands at most this far from the one before (the canvas's width)
+# slot_direction "words" with slot_probe: the relation classes are directions from the slot before, in this order
+# (shapes.RELATIONS: to the left of, to the right of, above, below; y grows downwards), and the relation probe's
+# logits are the words' direction's cosine with each, times RELATION_SHARPNESS (0.96 for the right one when aligned)
+RELATION_AXES = ((-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
+RELATION_SHARPNESS = 5.0
 
 
 def axis_fourier(offset: torch.Tensor) -> torch.Tensor:
@@ -106,7 +111,17 @@ class SlotGenerator(nn.Module):
         by_words = config.slot_direction == "words"
         self.direction = nn.Linear(width + 2, 2) if by_words else None  # from the state and the centre before
         self.spread = nn.Linear(width, 2) if by_words else None  # from the slot's noise: extra distance, turn
+        if by_words and own_distance:  # the distance's logit: starting as far as the where layer's (above)
+            nn.init.constant_(self.spread.bias[0], -2.0)
         self.background = nn.Linear(width, 3)  # from the sentence
+        # training only (slot_probe): linear probes of each attribute from what a slot reads, and of its relation to
+        # the slot before from its state; a loss on them (training.losses.slot_probe_loss) teaches each slot to read
+        # its own object's words, which the pixels alone taught badly (slots8 cut the prompt inside the second
+        # object's phrase: its colour word went to the first slot, and the second object came out in mixed colour)
+        # (with slot_direction "words" the relation is read off the words' direction itself: RELATION_AXES)
+        probe = config.slot_probe
+        self.probe = nn.Linear(width, sum(probe[:-1])) if probe else None
+        self.relation_probe = nn.Linear(width, probe[-1]) if probe and not by_words else None
         # the per-pixel drawer: relative coordinates' features, modulated by the slot's state (FiLM), to rgb + alpha
         # (its inputs: x and y, then sin of each at each frequency, then cos: f0 x, f0 y, f1 x, ...)
         self.coordinates = nn.Linear(2 + 4 * len(FREQUENCIES), hidden)
@@ -137,6 +152,22 @@ class SlotGenerator(nn.Module):
         mass = claims.sum(-1)  # (B, K): how many tokens each segment holds
         read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
         return self.queries.to(words.dtype) + self.read_update(read), torch.sigmoid(PRESENCE_SHARPNESS * (mass - 0.5))
+
+    def probe_logits(self, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """slot_probe: per slot, the attribute probes' logits from what it reads (B, K, sum of slot_probe[:-1]), the
+        relation probe's from its state (B, K, slot_probe[-1]; with slot_direction "words" from the direction the
+        words give it, against RELATION_AXES), and its presence (B, K) in (0, 1)."""
+        words, sentence = self.text(tokens, pooled)
+        read, presence = self.read(words, mask, sentence)
+        state = self.state(torch.cat([read, sentence[:, None].expand_as(read)], dim=-1))
+        if self.direction is None:
+            return self.probe(read), self.relation_probe(state), presence
+        # the direction the words give each slot from one before it in the middle of the canvas (the prior's mean
+        # place): the reconstruction alone left it pointing one way for every relation (docs/MODELS.md, run V)
+        direction = self.direction(torch.cat([state, torch.zeros_like(state[..., :2])], dim=-1))
+        direction = direction / direction.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        relation = RELATION_SHARPNESS * direction @ direction.new_tensor(RELATION_AXES).T
+        return self.probe(read), relation, presence
 
     def compete(self, key: torch.Tensor, value: torch.Tensor, weight: torch.Tensor,
                 rounds: int = READ_ROUNDS) -> torch.Tensor:
@@ -183,13 +214,16 @@ class SlotGenerator(nn.Module):
 
     def step_by_words(self, state: torch.Tensor, own_noise: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
         """slot_direction "words": the step (B, 2) from the slot before, its direction from the slot's state and the
-        centre before (the words: "to the left of"), turned by at most MAX_TURN and lengthened by the noise."""
+        centre before (the words: "to the left of"), turned by at most MAX_TURN and lengthened by the noise; with
+        slot_distance "own" (B, 3): the unit direction, then the distance's logit from the noise."""
         direction = self.direction(torch.cat([state, before], dim=-1))
         direction = direction / direction.norm(dim=-1, keepdim=True).clamp(min=1e-6)
         extra, turn = self.spread(own_noise).unbind(-1)
         cos, sin = torch.cos(MAX_TURN * torch.tanh(turn)), torch.sin(MAX_TURN * torch.tanh(turn))
         turned = torch.stack([cos * direction[:, 0] - sin * direction[:, 1],
                               sin * direction[:, 0] + cos * direction[:, 1]], dim=-1)
+        if self.config.slot_distance == "own":  # the distance bounded (place_after): its logit as a third column
+            return torch.cat([turned, extra[:, None]], dim=-1)
         return turned * nn.functional.softplus(extra)[:, None]
 
     def place_after(self, before: torch.Tensor, step: torch.Tensor) -> torch.Tensor:

@@ -14,11 +14,10 @@ import base64
 import binascii
 import json
 import time
-from email import policy
-from email.errors import MessageError
-from email.parser import BytesParser
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 
 from llmimg.pipeline.request import MAX_SEED, check_strength
 from llmimg.serve.endpoints import parse_size, webui_info
@@ -49,7 +48,9 @@ def form_schema(required: list[str], **fields) -> dict:
 
 
 class Form:
-    """The fields of a multipart/form-data body, read with the standard library's MIME parser."""
+    """The fields of a multipart/form-data body, read by Starlette's parser (python-multipart)."""
+
+    MAX_FIELDS = 64  # more fields than any client sends: a body of thousands is refused, not parsed
 
     def __init__(self, fields: dict[str, list[tuple[bytes, str | None]]]):
         self.fields = fields  # name -> [(content, file name or None)]
@@ -60,18 +61,20 @@ class Form:
         if not content_type.lower().startswith("multipart/form-data"):
             raise ApiError(400, "send a multipart/form-data body (as the OpenAI clients do), the image in the "
                                 "file field `image`")
-        body = await request.body()
         try:
-            message = BytesParser(policy=policy.HTTP).parsebytes(
-                b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body)
-            parts = list(message.iter_parts()) if message.is_multipart() else []
-            fields: dict[str, list[tuple[bytes, str | None]]] = {}
-            for part in parts:
-                name = part.get_param("name", header="content-disposition")
-                if isinstance(name, str):
-                    fields.setdefault(name, []).append((part.get_payload(decode=True) or b"", part.get_filename()))
-        except (MessageError, ValueError, TypeError, UnicodeError, LookupError, AttributeError) as error:
-            raise ApiError(400, f"the multipart body could not be read ({type(error).__name__})") from None
+            form = await request.form(max_files=cls.MAX_FIELDS, max_fields=cls.MAX_FIELDS)
+        except (HTTPException, MultiPartException) as error:
+            reason = getattr(error, "detail", None) or getattr(error, "message", "")
+            raise ApiError(400, f"the multipart body could not be read: {reason}") from None
+        fields: dict[str, list[tuple[bytes, str | None]]] = {}
+        try:
+            for name, value in form.multi_items():
+                if isinstance(value, UploadFile):
+                    fields.setdefault(name, []).append((await value.read(), value.filename))
+                else:
+                    fields.setdefault(name, []).append((value.encode("utf-8"), None))
+        finally:
+            await form.close()
         if not fields:
             raise ApiError(400, "the multipart body has no fields (a wrong or missing boundary?)")
         return cls(fields)

@@ -26,6 +26,8 @@ class TrainConfig:
     kl_weight: float = 1.0  # VAE: final weight of the KL term (beta-VAE); above 1 the prior is matched more closely
     kl_warmup_steps: int = 2000  # VAE: steps over which the KL weight ramps from 0 to kl_weight
     reconstruction_weight: float = 0.0  # GAN: > 0 trains an encoder too and weighs half the rows' per-pixel ELBO
+    slot_probe_weight: float = 0.0  # > 0: teach a slot generator with probes (slot_probe) to read each object's words
+    # from the dataset's object labels (shapes), with this weight
     hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool = False  # bfloat16 autocast for the forward passes
@@ -61,6 +63,6 @@ class TrainConfig:
         for name in ("beta1", "beta2", "ema_decay", "hard_negatives"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be in 0..1, got {getattr(self, name)}")
-        for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight"):
+        for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight", "slot_probe_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")

@@ -58,3 +58,21 @@ def vae_losses(reconstruction: torch.Tensor, real: torch.Tensor, mu: torch.Tenso
         above_floor = kl_per_dimension.detach() > free_bits
     kl_floored = torch.where(above_floor, kl_per_dimension, torch.full_like(kl_per_dimension, free_bits)).sum()
     return {"vae": squared_error + kl_weight * kl_floored, "reconstruction": squared_error, "kl": kl}
+
+
+def slot_probe_loss(attribute_logits: torch.Tensor, relation_logits: torch.Tensor, presence: torch.Tensor,
+                    targets: torch.Tensor, classes: tuple[int, ...]) -> torch.Tensor:
+    """How badly each slot of a slot generator read its own object (models/slots.py, slot_probe): the mean
+    cross-entropy of every attribute probe, over the slots whose object has it, plus the binary cross-entropy of
+    each slot's presence against whether the prompt names an object for it.
+
+    attribute_logits: (B, K, sum(classes[:-1])); relation_logits: (B, K, classes[-1]); presence: (B, K) in (0, 1);
+    targets: (B, K, len(classes)) class indices, -1 where there is nothing to find (a slot past the prompt's
+    objects; the first slot's relation). -> scalar.
+    """
+    logits = [*attribute_logits.float().split(list(classes[:-1]), dim=-1), relation_logits.float()]
+    terms = [F.cross_entropy(each.flatten(0, 1), targets[..., index].flatten(), ignore_index=-1)
+             for index, each in enumerate(logits) if (targets[..., index] >= 0).any()]
+    present = (targets[..., 0] >= 0).float()
+    terms.append(F.binary_cross_entropy(presence.float().clamp(1e-6, 1 - 1e-6), present))
+    return torch.stack(terms).sum()

@@ -14,7 +14,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from llmimg.distributed import SINGLE, World, all_sum, average_gradients
 from llmimg.text.encoder import TextEmbeddings
 from llmimg.training.config import TrainConfig
-from llmimg.training.losses import critic_hinge_loss, generator_hinge_loss, r1_penalty, vae_losses
+from llmimg.training.losses import critic_hinge_loss, generator_hinge_loss, r1_penalty, slot_probe_loss, vae_losses
 
 
 @dataclass
@@ -28,6 +28,16 @@ class StepInputs:
     mismatched_count: float  # valid mismatched rows of the global batch / number of processes (at least 1 / N)
     noise: torch.Tensor  # (b, noise_dim) this process's rows of the global batch's noise
     step: int  # the step being taken (0-based)
+    slot_targets: torch.Tensor | None = None  # (b, K, attributes) what each slot should read (--slot-probe-weight)
+
+
+def probe_loss(generator: nn.Module, inputs: StepInputs) -> torch.Tensor | None:
+    """The slot generator's reading loss on this step's captions (None without slot targets)."""
+    if inputs.slot_targets is None:
+        return None
+    text = inputs.text
+    logits = generator.probe_logits(text.tokens, text.mask, text.pooled)
+    return slot_probe_loss(*logits, inputs.slot_targets, generator.config.slot_probe)
 
 
 def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, world: World) -> None:
@@ -107,6 +117,11 @@ class GanObjective:
             pixels = real[0].numel()  # the ELBO per pixel, so its weight does not depend on the resolution
             generator_total = generator_total + config.reconstruction_weight * elbo["vae"] / pixels
             losses.update(reconstruction=elbo["reconstruction"] / pixels, kl=elbo["kl"])
+        with autocast:
+            probe = probe_loss(self.generator, inputs)
+        if probe is not None:
+            generator_total = generator_total + config.slot_probe_weight * probe
+            losses["probe"] = probe
         _step(self.optimizers["generator"], generator_total, self.world)
         self.critic.requires_grad_(True)
         return losses
@@ -142,7 +157,13 @@ class VaeObjective:
             above_floor = global_mean / self.world.size > config.free_bits
         losses = vae_losses(reconstruction, real, mu.float(), logvar.float(), config.free_bits, kl_weight,
                             above_floor)
-        _step(self.optimizers["vae"], losses["vae"], self.world)
+        total = losses["vae"]
+        with torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            probe = probe_loss(self.decoder, inputs)
+        if probe is not None:
+            total = total + config.slot_probe_weight * probe
+            losses["probe"] = probe
+        _step(self.optimizers["vae"], total, self.world)
         return losses
 
 

@@ -65,7 +65,7 @@ SAMPLE_PROMPTS = {
               "an emoji of thumbs up", "an emoji of a green cat"],
 }
 SAMPLE_SEEDS = 6
-LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl")  # on the progress bar and the log line
+LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl", "probe")  # on the progress bar and the log line
 
 
 def ema_with_warmup(decay: float):
@@ -155,6 +155,9 @@ class Trainer:
         self.dataset = build_dataset(config.data, model_config.resolution, seed=config.seed,
                                      template=config.caption_template, caption_variants=config.caption_variants,
                                      caption_column=config.caption_column)
+        if config.slot_probe_weight > 0 and model_config.slot_probe != getattr(self.dataset, "SLOT_CLASSES", None):
+            raise ValueError(f"--slot-probe-weight needs a dataset with object labels (shapes) and a model whose "
+                             f"slot_probe matches them (slots9); got {config.data} and {config.model}")
         if text_encoder is None:
             text_encoder = TextEncoder.load(config.text_encoder)
         self.text_encoder = TextEncoder(text_encoder.model, text_encoder.tokenizer, text_encoder.name,
@@ -275,8 +278,11 @@ class Trainer:
         text = self.text_encoder(list(captions) + mismatched[offset:offset + batch]).to(self.device)
         # every rank draws the global batch's noise and keeps its rows, so the RNG streams stay equal
         noise = torch.randn(total, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
+        slot_targets = (self.dataset.slot_targets(list(captions), self.model_config.slots).to(self.device)
+                        if self.config.slot_probe_weight > 0 else None)
         inputs = StepInputs(real, text[:batch], text[batch:], mismatched_valid,
-                            max(sum(valid), 1) / self.world.size, noise[offset:offset + batch], self.step)
+                            max(sum(valid), 1) / self.world.size, noise[offset:offset + batch], self.step,
+                            slot_targets)
         # on CPU the math attention kernel is 3-4x faster than the flash one at these sizes (forward + backward:
         # 27 vs 120 ms for the critic's 8 x 8 attention at batch 192, measured here)
         with sdpa_kernel(SDPBackend.MATH) if self.device.type == "cpu" else contextlib.nullcontext():
