@@ -82,7 +82,6 @@ class ShapesDataset(Dataset):
         key = normalise_prompt(caption)
         return _canonical_index(self.split).get(key, key)
 
-
     # classes of each slot target (wording.slot_targets): colour, shape, size, relation to the slot before
     SLOT_CLASSES = (len(shapes.COLOURS), len(shapes.SHAPES), len(shapes.SIZES_LIST), len(shapes.RELATIONS))
 

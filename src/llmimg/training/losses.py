@@ -62,9 +62,9 @@ def vae_losses(reconstruction: torch.Tensor, real: torch.Tensor, mu: torch.Tenso
 
 def slot_probe_loss(attribute_logits: torch.Tensor, relation_logits: torch.Tensor, presence: torch.Tensor,
                     targets: torch.Tensor, classes: tuple[int, ...]) -> torch.Tensor:
-    """How badly each slot of a slot generator read its own object (models/slots.py, slot_probe): the mean
-    cross-entropy of every attribute probe, over the slots whose object has it, plus the binary cross-entropy of
-    each slot's presence against whether the prompt names an object for it.
+    """How badly each slot of a slot generator read its own object (models/slots.py, slot_probe): over the
+    attributes, the sum of each probe's cross-entropy (its mean over the slots whose object has that attribute), plus
+    the binary cross-entropy of each slot's presence against whether the prompt names an object for it.
 
     attribute_logits: (B, K, sum(classes[:-1])); relation_logits: (B, K, classes[-1]); presence: (B, K) in (0, 1);
     targets: (B, K, len(classes)) class indices, -1 where there is nothing to find (a slot past the prompt's
