@@ -151,3 +151,77 @@ def test_slot_probe_weight_adds_the_reading_loss_and_needs_probes(tmp_path, text
         torch.stack(images), list(captions))  # weight 0: no reading loss
     with pytest.raises(ValueError, match="slot-probe-weight"):
         Trainer(_config(tmp_path, model="slots8-vae-tiny", slot_probe_weight=1.0), text_encoder)
+
+
+def test_bf16_defaults_to_what_the_device_computes_natively(tmp_path, text_encoder):
+    from llmimg.device import native_bf16
+
+    expected = bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    assert native_bf16(torch.device("cpu")) is expected
+    assert Trainer(_config(tmp_path), text_encoder).config.bf16 is expected
+    assert Trainer(_config(tmp_path, bf16=True), text_encoder).config.bf16 is True  # a flag given is kept
+    assert Trainer(_config(tmp_path, bf16=False), text_encoder).config.bf16 is False
+
+
+def test_inversion_losses_known_values_and_rows():
+    from llmimg.training.losses import inversion_losses
+
+    noise = torch.randn(2, 4)
+    mu = torch.cat([noise, torch.full((2, 4), 5.0)])  # the generated rows exact; the real rows' mu is not scored
+    logvar = torch.zeros(4, 4)
+    real, redrawn = torch.zeros(2, 3, 8, 8), torch.full((2, 3, 8, 8), 0.5)
+    losses = inversion_losses(mu, logvar, noise, redrawn, real)
+    assert losses["latent"].item() == 0.0 and losses["reconstruction"].item() == pytest.approx(0.25)
+    wider = inversion_losses(torch.cat([noise + 1.0, mu[2:]]), torch.full((4, 4), math.log(4.0)), noise, redrawn, real)
+    assert wider["latent"].item() == pytest.approx(0.5 * (1.0 / 4.0 + math.log(4.0)))  # 0.5 (d^2 / var + log var)
+
+
+def test_invert_trains_only_an_encoder_and_exports_the_generator_unchanged(tmp_path, tiny_model_path, text_encoder):
+    source = load_model(tiny_model_path)
+    trainer = Trainer(_config(tmp_path, invert=str(tiny_model_path), reconstruction_weight=10.0, critic_lr=1e-3),
+                      text_encoder)
+    assert trainer.encoder is None and trainer.model_config.noise_dim == source.config.noise_dim
+    before = [p.detach().clone() for p in trainer.critic.parameters()]
+    images, captions = zip(*(trainer.dataset[i] for i in range(4)))
+    losses = trainer.train_step(torch.stack(images), list(captions))
+    assert set(losses) == {"latent", "reconstruction"} and all(math.isfinite(v) for v in losses.values())
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for p in trainer.critic.parameters())
+    assert any(not torch.equal(a, b) for a, b in zip(before, trainer.critic.parameters()))
+    assert all(p.grad is None for p in trainer.generator.parameters())
+    exported = load_model(trainer.export())
+    assert exported.encoder is not None and exported.config == source.config
+    for (name, value), expected in zip(exported.generator.state_dict().items(), source.generator.state_dict().values()):
+        assert torch.equal(value, expected), name
+    from llmimg.model_file import read_metadata
+
+    assert read_metadata(trainer.out / "model.safetensors")["encoder_inverts"] == source.sha256
+
+
+def test_an_inversion_encoder_learns_its_generators_latents(text_encoder):
+    """80 steps of the inversion objective on a tiny generator beat the prior's guess (0) on that generator's
+    samples (fixed captions, as conftest's vae_path: the trainer's data path has its own tests above)."""
+    from llmimg.models.registry import build_encoder, build_generator, preset
+    from llmimg.training.objectives import InversionObjective, StepInputs
+
+    torch.manual_seed(0)
+    config = preset("gan-tiny")
+    generator, encoder = build_generator(config).eval(), build_encoder(config)
+    with torch.no_grad():
+        for parameter in generator.parameters():  # outputs that vary with z (see conftest's vae_path)
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    objective = InversionObjective(generator, encoder, TrainConfig(critic_lr=3e-3, beta1=0.9, beta2=0.99,
+                                                                   reconstruction_weight=1.0, bf16=False))
+    prompts = ["a large red circle", "a small blue square", "a large green triangle", "a small yellow circle"]
+    text = text_encoder(prompts * 4)
+    for step in range(80):
+        with torch.no_grad():  # the "real" rows: other samples of the same generator
+            real = generator(torch.randn(16, config.noise_dim), text.tokens, text.mask, text.pooled)
+        losses = objective.step(StepInputs(real, text, text, torch.ones(16, dtype=torch.bool), 16.0,
+                                           torch.randn(16, config.noise_dim), step))
+    assert all(math.isfinite(float(v.detach())) for v in losses.values())
+    truth = torch.randn(16, config.noise_dim, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        mu, _ = encoder(generator(truth, text.tokens, text.mask, text.pooled), text.tokens, text.mask, text.pooled)
+    assert torch.isfinite(mu).all()
+    assert float((mu - truth).pow(2).mean()) < 0.7 * float(truth.pow(2).mean())
+    assert all(p.grad is None for p in generator.parameters())

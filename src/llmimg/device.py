@@ -22,3 +22,12 @@ def pick_device(device: str = "auto") -> torch.device:
     if target.type == "cuda" and (target.index or 0) >= torch.cuda.device_count():
         raise ValueError(f"--device {device}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return target
+
+
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` computes bfloat16 natively: a CUDA GPU with bf16, or a CPU with AVX-512 bf16 or AMX. Elsewhere
+    PyTorch emulates it, and a bf16 training step costs many fp32 ones (11x on an AVX2-only CPU, docs/MODELS.md)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    cpu = torch.cpu  # private helpers, so each is looked up: a torch without one reports no native bf16
+    return any(getattr(cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))

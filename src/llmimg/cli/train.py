@@ -4,7 +4,9 @@ Train a text-conditional generator. `--recipe shapes|fashion|emoji` is the comma
 (llmimg/training/recipes.py); flags given beside it override the recipe's values, and without it every flag
 keeps the default shown. Writes metrics.jsonl, sample grids, resumable checkpoints/step_*.pt and the
 inference model model.safetensors into --out. `--resume` (or `--resume auto`) continues from the newest readable
-checkpoint; SIGINT or SIGTERM finish the step, write a checkpoint and exit 0. Under
+checkpoint; SIGINT or SIGTERM finish the step, write a checkpoint and exit 0. `--invert MODEL` trains only an
+image encoder for a trained model that has none, so that `llmimg edit` and `vary` can read its pictures
+(docs/EDITING.md; its defaults in llmimg/training/recipes.py, INVERT). Under
 `torchrun --nproc_per_node=N -m llmimg train ...` N processes share each --batch-size batch (docs/TRAINING.md).
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from llmimg.cli.args import add_dataclass_arguments, dataclass_from_args, explicit_fields
 from llmimg.training.config import TrainConfig
@@ -33,7 +36,16 @@ def add_parser(commands) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    if args.recipe:
+    if args.recipe and args.invert:
+        raise ValueError("--recipe trains a model, --invert an encoder for a trained one: give one of them")
+    if args.invert:
+        from llmimg.training.recipes import inversion_config
+        from llmimg.training.trainer import train
+
+        given = explicit_fields(TrainConfig, args.argv, skip=("resume",))
+        out = given.pop("out", f"runs/{Path(args.invert).stem}-encoder")
+        path = train(inversion_config(given.pop("invert"), out, **given, resume=args.resume))
+    elif args.recipe:
         from llmimg.training.recipes import run_recipe
 
         given = explicit_fields(TrainConfig, args.argv, skip=("resume",))

@@ -30,7 +30,7 @@ def image_encoder(model: LoadedModel) -> nn.Module:
         return model.encoder
     if model.config.family == "gan":
         raise ValueError(f"model {model.name} is a GAN with no image encoder: editing its images needs an inversion "
-                         "encoder trained on its generator's samples, which llmimg cannot train yet")
+                         "encoder trained on its generator's samples: train one with `llmimg train --invert MODEL`")
     raise ValueError(f"model {model.name} has no image encoder (exported before llmimg stored the VAE's posterior "
                      "with the model): re-export it with `llmimg export --format safetensors --encoder-from RUN`")
 

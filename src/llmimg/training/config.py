@@ -13,6 +13,8 @@ class TrainConfig:
     model_type: str | None = None  # generator family, gan or vae: picks the preset <type>-<resolution>
     resolution: int | None = None  # override the preset's resolution (32 to 256)
     init_from: str | None = None  # start the generator from an exported model (its architecture replaces the preset's)
+    invert: str | None = None  # train only an image encoder inverting this model's frozen generator (a bundled name or
+    # a .safetensors), for edits of a model that has none; docs/EDITING.md. Written with the generator to --out
     init_encoder_from: str | None = None  # start the reconstruction term's encoder from a VAE run (folder or .pt)
     steps: int = 10_000  # optimiser steps to train for (in total, across resumes)
     batch_size: int = 64  # images per step, in total: under torchrun each of N processes takes batch_size / N
@@ -26,11 +28,13 @@ class TrainConfig:
     kl_weight: float = 1.0  # VAE: final weight of the KL term (beta-VAE); above 1 the prior is matched more closely
     kl_warmup_steps: int = 2000  # VAE: steps over which the KL weight ramps from 0 to kl_weight
     reconstruction_weight: float = 0.0  # GAN: > 0 trains an encoder too and weighs half the rows' per-pixel ELBO
+    # (--invert: the weight of the per-pixel reconstruction against the latent's likelihood)
     slot_probe_weight: float = 0.0  # > 0: teach a slot generator with probes (slot_probe) to read each object's words
     # from the dataset's object labels (shapes), with this weight
     hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
-    bf16: bool = False  # bfloat16 autocast for the forward passes
+    bf16: bool | None = None  # bfloat16 autocast for the forward passes (default: where the device has native bf16)
+    # (a CUDA GPU with bf16, a CPU with AVX-512 bf16 or AMX; emulated elsewhere: 11x slower than fp32 on an AVX2 CPU)
     channels_last: bool = False  # channels-last memory format for the networks and images (faster convs on GPUs)
     compile: bool = False  # torch.compile the generator (the critic stays eager: R1 differentiates it twice)
     device: str = "auto"  # cpu, cuda, or auto (CUDA when present)

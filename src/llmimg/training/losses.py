@@ -76,3 +76,17 @@ def slot_probe_loss(attribute_logits: torch.Tensor, relation_logits: torch.Tenso
     present = (targets[..., 0] >= 0).float()
     terms.append(F.binary_cross_entropy(presence.float().clamp(1e-6, 1 - 1e-6), present))
     return torch.stack(terms).sum()
+
+
+def inversion_losses(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor, redrawn: torch.Tensor,
+                     real: torch.Tensor) -> dict[str, torch.Tensor]:
+    """An inversion encoder's losses (`llmimg train --invert`), on a batch of B generated images then B real ones.
+
+    latent: the Gaussian negative log-likelihood per dimension (without its constant) of each generated image's true
+    latent under the encoder's (mu, logvar); reconstruction: the mean squared pixel error of the generator's drawing
+    of each real image's mu against that image.
+    mu, logvar: (2B, noise_dim), generated rows first; noise: (B, noise_dim); redrawn, real: (B, 3, R, R).
+    """
+    rows = noise.shape[0]
+    latent = 0.5 * ((noise - mu[:rows]).pow(2) * torch.exp(-logvar[:rows]) + logvar[:rows]).mean()
+    return {"latent": latent, "reconstruction": (redrawn - real).pow(2).mean()}

@@ -14,7 +14,14 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from llmimg.distributed import SINGLE, World, all_sum, average_gradients
 from llmimg.text.encoder import TextEmbeddings
 from llmimg.training.config import TrainConfig
-from llmimg.training.losses import critic_hinge_loss, generator_hinge_loss, r1_penalty, slot_probe_loss, vae_losses
+from llmimg.training.losses import (
+    critic_hinge_loss,
+    generator_hinge_loss,
+    inversion_losses,
+    r1_penalty,
+    slot_probe_loss,
+    vae_losses,
+)
 
 
 @dataclass
@@ -167,11 +174,42 @@ class VaeObjective:
         return losses
 
 
+class InversionObjective:
+    """An image encoder learning to invert a trained, frozen generator (`--invert`): each step the generator draws B
+    images from prior noise with the batch's captions, the encoder reads them and the batch's B real images (with
+    their captions), and it learns the drawn images' true latents (their Gaussian likelihood) and, on the real rows,
+    to give a latent the generator draws back as the image (`reconstruction_weight` x the per-pixel squared error).
+    The latent's regression on the generator's own samples is the classic inversion encoder; the pixel term on real
+    images (In-Domain GAN Inversion, Zhu et al. 2020) fits it to pictures the generator did not draw. The encoder is
+    the critic slot's network, as in the VAE family; the generator's weights never change."""
+
+    def __init__(self, generator: nn.Module, critic: nn.Module, config: TrainConfig, world: World = SINGLE):
+        self.generator, self.encoder, self.config, self.world = generator.requires_grad_(False), critic, config, world
+        self.optimizers = {"encoder": torch.optim.Adam(critic.parameters(), config.critic_lr,
+                                                       betas=(config.beta1, config.beta2))}
+
+    def step(self, inputs: StepInputs) -> dict[str, torch.Tensor]:
+        config, real, text = self.config, inputs.real, inputs.text
+        twice = [torch.cat([part, part]) for part in (text.tokens, text.mask, text.pooled)]
+        with torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16):
+            with torch.no_grad():
+                drawn = self.generator(inputs.noise, text.tokens, text.mask, text.pooled).float()
+            mu, logvar = self.encoder(torch.cat([drawn, real]), *twice)
+            rows = real.shape[0]  # the real rows' latents drawn back; the gradient reaches mu through the generator
+            redrawn = self.generator(mu[rows:], text.tokens, text.mask, text.pooled).float()
+        losses = inversion_losses(mu.float(), logvar.float(), inputs.noise, redrawn, real)
+        _step(self.optimizers["encoder"], losses["latent"] + config.reconstruction_weight * losses["reconstruction"],
+              self.world)
+        return losses
+
+
 OBJECTIVES = {"gan": GanObjective, "vae": VaeObjective}
 
 
 def build_objective(family: str, generator: nn.Module, critic: nn.Module, config: TrainConfig,
                     world: World = SINGLE, encoder: nn.Module | None = None):
+    if config.invert:
+        return InversionObjective(generator, critic, config, world)
     if encoder is not None:
         return GanObjective(generator, critic, config, world, encoder)
     return OBJECTIVES[family](generator, critic, config, world)

@@ -23,14 +23,15 @@ from llmimg.training.config import TrainConfig
 
 log = logging.getLogger(__name__)
 
-# fashion and emoji, both stages: the sub-pixel network (gan2-64), bf16 with channels-last (idle steps,
-# docs/MODELS.md: GAN stage 552 ms, VAE stage 245 ms, against the old recipe's 998 and 632 ms).
+# fashion and emoji, both stages: the sub-pixel network (gan2-64), channels-last, bf16 where the device has it natively
+# (TrainConfig.bf16's default; idle steps on an AVX-512 bf16 CPU, docs/MODELS.md: GAN stage 552 ms, VAE stage 245 ms,
+# against the old recipe's 998 and 632 ms; on an AVX2-only CPU, bf16 is emulated and a step costs 11x fp32's).
 # shapes, one stage: the VAE of slots8-64, a network drawing each object of the prompt in a slot of its own, read
 # off the words in order (docs/MODELS.md: slots5, run O, reached 98.4% one-object after 4,000 steps against 74.2%
 # for the first recipe's network after a whole recipe, but its recipe run diverged at step 1,000; slots8 is slots5
 # with the second object's distance bounded. A GAN stage on the first slot network, run I, sharpened edges, added
 # speckles and fixed none of what its VAE drew wrong).
-_BOTH = {"bf16": True, "channels_last": True, "checkpoint_every": 500, "sample_every": 500, "eval_every": 500}
+_BOTH = {"channels_last": True, "checkpoint_every": 500, "sample_every": 500, "eval_every": 500}
 _VAE = dict(model="vae2-64", generator_lr=5e-4, critic_lr=5e-4, beta1=0.9, beta2=0.99, kl_warmup_steps=500, **_BOTH)
 _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_weight=10.0, kl_weight=16.0,
             kl_warmup_steps=1, **_BOTH)
@@ -55,6 +56,21 @@ RECIPES: dict[str, Recipe] = {
     "emoji": Recipe(TrainConfig(data="emoji", steps=2_000, **_VAE),
                     TrainConfig(data="emoji", steps=6_000, **_GAN)),
 }
+
+
+# `llmimg train --invert MODEL --out DIR`: an inversion encoder for a model with none (docs/EDITING.md); flags given
+# beside --invert override these, and --data defaults to the dataset the model was trained on
+INVERT = {"steps": 600, "batch_size": 32, "critic_lr": 5e-4, "beta1": 0.9, "beta2": 0.99, "reconstruction_weight": 10.0,
+          "channels_last": True, "checkpoint_every": 200, "sample_every": 200, "eval_every": 0}
+
+
+def inversion_config(model: str, out: str | Path, **overrides) -> TrainConfig:
+    """The TrainConfig that trains an encoder inverting `model` (a bundled name or a file) into `out`."""
+    from llmimg.model_file import load_model, resolve_model_path  # torch: not needed to list the recipes
+
+    if "data" not in overrides:
+        overrides["data"] = load_model(resolve_model_path(model)).config.dataset
+    return TrainConfig(**{**INVERT, **overrides, "invert": model, "out": str(out)})
 
 
 def stages(name: str, out: str | Path, vae_steps: int | None = None,

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from llmimg.data.datasets import collate
 from llmimg.data.registry import BUILTIN, build_dataset
-from llmimg.device import pick_device
+from llmimg.device import native_bf16, pick_device
 from llmimg.distributed import (
     SINGLE,
     World,
@@ -42,7 +42,7 @@ from llmimg.distributed import (
 )
 from llmimg.evaluation.shapes_alignment import evaluate_shapes
 from llmimg.grid import save_grid
-from llmimg.model_file import load_model, save_model
+from llmimg.model_file import load_model, read_metadata, resolve_model_path, save_model
 from llmimg.models.config import ModelConfig
 from llmimg.models.registry import build_critic, build_encoder, build_generator, resolve_preset
 from llmimg.pipeline.sampling import sample
@@ -65,7 +65,8 @@ SAMPLE_PROMPTS = {
               "an emoji of thumbs up", "an emoji of a green cat"],
 }
 SAMPLE_SEEDS = 6
-LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl", "probe")  # on the progress bar and the log line
+# on the progress bar and the log line
+LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl", "probe", "latent")
 
 
 def ema_with_warmup(decay: float):
@@ -138,6 +139,11 @@ class Trainer:
         self.config = config
         self.out = Path(config.out)
         self.device = local_device(pick_device(config.device))
+        if config.bf16 is None:  # the default: bf16 where this device computes it natively
+            config = self.config = replace(config, bf16=native_bf16(self.device))
+            log.info("bf16 autocast %s (%s)", "on" if config.bf16 else "off",
+                     f"native on this {self.device.type}" if config.bf16 else
+                     f"this {self.device.type} would emulate it; --bf16 forces it")
         self.world = init_world(self.device)
         if config.batch_size % self.world.size:
             raise ValueError(f"--batch-size {config.batch_size} is the global batch: it must divide among "
@@ -148,6 +154,10 @@ class Trainer:
         initial = load_model(config.init_from) if config.init_from else None
         if initial is not None:  # e.g. a GAN whose generator starts from a trained VAE decoder (same network)
             model_config = replace(initial.config, family=model_config.family, dataset=dataset_name)
+        # --invert: that model's generator, frozen, as it is; an encoder learns to invert it
+        self.inverted = load_model(resolve_model_path(config.invert)) if config.invert else None
+        if self.inverted is not None:
+            initial, model_config = self.inverted, self.inverted.config
         # the checkpoint to continue from (rank 0 reads it), then the data: a wrong --resume or dataset name fails
         # before the language model loads and the captions are encoded
         self.resume_from = resolve_resume(self.out, config.resume, self.device) \
@@ -164,18 +174,26 @@ class Trainer:
                                         text_encoder.max_length, cache_size=1 << 16)
         if config.precompute_text and not config.dry_run:
             self._attach_text_store()
+        if self.inverted is not None and model_config.text_encoder not in (None, self.text_encoder.name):
+            raise ValueError(f"--invert {config.invert} reads its prompts with {model_config.text_encoder}, not "
+                             f"{self.text_encoder.name}: give that one with --text-encoder")
         self.model_config = replace(model_config, text_dim=self.text_encoder.dim,
                                     text_encoder=self.text_encoder.name)
         self.generator = build_generator(self.model_config).to(self.device)
         if initial is not None:
             self.generator.load_state_dict(initial.generator.state_dict())
-        self.critic = build_critic(self.model_config).to(self.device)
+        # the critic slot holds what the objective trains against the generator: a discriminator, the VAE's posterior
+        # encoder, or the inversion encoder
+        self.critic = (build_encoder if config.invert else build_critic)(self.model_config).to(self.device)
         # a GAN trained with a reconstruction term also trains a posterior encoder (objectives.GanObjective)
         self.encoder = (build_encoder(self.model_config).to(self.device)
-                        if config.reconstruction_weight > 0 and self.model_config.family == "gan" else None)
+                        if config.reconstruction_weight > 0 and self.model_config.family == "gan" and not config.invert
+                        else None)
         if self.encoder is not None and config.init_encoder_from:
             self.encoder.load_state_dict(vae_encoder_state(config.init_encoder_from, self.device))
         self.trained = [net for net in (self.generator, self.critic, self.encoder) if net is not None]
+        if config.invert:
+            self.generator.eval()
         if config.channels_last:
             for net in self.trained:
                 net.to(memory_format=torch.channels_last)
@@ -316,11 +334,31 @@ class Trainer:
         return sample(self.ema.module, self.text_encoder, prompts, seeds, device=self.device)
 
     def write_samples(self) -> None:
+        if self.inverted is not None:
+            self.write_reconstructions()
+            return
         prompts = SAMPLE_PROMPTS.get(self.config.data) or self._dataset_prompts()
         images = self.draw([p for p in prompts for _ in range(SAMPLE_SEEDS)], list(range(len(prompts) * SAMPLE_SEEDS)))
         (self.out / "samples").mkdir(exist_ok=True)
         save_grid(images, prompts, SAMPLE_SEEDS, self.out / "samples" / f"step_{self.step:06d}.png",
                   title=f"step {self.step}")
+
+    @torch.inference_mode()
+    def write_reconstructions(self, count: int = 6) -> None:
+        """--invert: the first `count` training images, each beside the generator's drawing of its encoded latent."""
+        items = [self.dataset[index] for index in range(min(count, len(self.dataset)))]
+        items = [item for item in items if item is not None]
+        real = torch.stack([item[0] for item in items]).to(self.device)
+        text = self.text_encoder([item[1] for item in items]).to(self.device)
+        self.critic.eval()
+        mu, _ = self.critic(real, text.tokens, text.mask, text.pooled)
+        self.critic.train()
+        redrawn = self.generator(mu.float(), text.tokens, text.mask, text.pooled).float()
+        pairs = torch.stack([real, redrawn], dim=1).flatten(0, 1)  # image, its reconstruction, ...
+        pixels = ((pairs.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy()
+        (self.out / "samples").mkdir(exist_ok=True)
+        save_grid(pixels, [f"{item[1]} (real, redrawn)" for item in items], 2,
+                  self.out / "samples" / f"step_{self.step:06d}.png", title=f"inversion, step {self.step}")
 
     def _dataset_prompts(self, count: int = 6) -> list[str]:
         """The first distinct captions of the dataset (unreadable samples have none)."""
@@ -331,7 +369,7 @@ class Trainer:
         return list(dict.fromkeys(captions))[:count] or ["an image"]
 
     def evaluate(self) -> dict | None:
-        if self.config.data != "shapes" or self.config.eval_n <= 0:
+        if self.config.data != "shapes" or self.config.eval_n <= 0 or self.inverted is not None:
             return None
         report = evaluate_shapes(self.draw, n=self.config.eval_n, seed=12345)
         # a group that a tiny eval_n drew no prompt of has no pass rate
@@ -344,9 +382,16 @@ class Trainer:
         if getattr(self.dataset, "attribution", None):  # e.g. Twemoji's CC-BY 4.0 notice travels with the model
             extra["data_attribution"] = self.dataset.attribution
         # the image encoder q(z | image, text) goes with the generator, for edits and variations: the VAE's
-        # posterior (its critic), or the one a GAN trained with a reconstruction term learned beside it
-        encoder = self.critic if self.model_config.family == "vae" else self.encoder
-        save_model(path, self.ema.module, self.model_config, extra=extra, encoder=encoder)
+        # posterior (its critic), the one a GAN trained with a reconstruction term learned beside it, or an
+        # inversion encoder (its critic) with the generator it inverts, unchanged
+        encoder = self.critic if self.model_config.family == "vae" or self.inverted is not None else self.encoder
+        generator = self.ema.module
+        if self.inverted is not None:
+            generator = self.inverted.generator
+            extra = {**{key: value for key, value in read_metadata(resolve_model_path(self.config.invert)).items()
+                        if key in ("steps", "data_attribution")},
+                     "encoder_inverts": self.inverted.sha256, "encoder_steps": str(self.step)}
+        save_model(path, generator, self.model_config, extra=extra, encoder=encoder)
         return path
 
     def wall_s(self) -> float:
