@@ -158,6 +158,10 @@ class Trainer:
         self.inverted = load_model(resolve_model_path(config.invert)) if config.invert else None
         if self.inverted is not None:
             initial, model_config = self.inverted, self.inverted.config
+            # what the exported file keeps of the inverted model's own metadata, read once
+            self.inverted_metadata = {key: value for key, value in
+                                      read_metadata(resolve_model_path(config.invert)).items()
+                                      if key in ("steps", "data_attribution")}
         # the checkpoint to continue from (rank 0 reads it), then the data: a wrong --resume or dataset name fails
         # before the language model loads and the captions are encoded
         self.resume_from = resolve_resume(self.out, config.resume, self.device) \
@@ -388,9 +392,8 @@ class Trainer:
         generator = self.ema.module
         if self.inverted is not None:
             generator = self.inverted.generator
-            extra = {**{key: value for key, value in read_metadata(resolve_model_path(self.config.invert)).items()
-                        if key in ("steps", "data_attribution")},
-                     "encoder_inverts": self.inverted.sha256, "encoder_steps": str(self.step)}
+            extra = {**self.inverted_metadata, "encoder_inverts": self.inverted.sha256,
+                     "encoder_steps": str(self.step)}
         save_model(path, generator, self.model_config, extra=extra, encoder=encoder)
         return path
 
