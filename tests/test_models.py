@@ -108,6 +108,23 @@ def test_bad_model_files_are_refused(tmp_path):
         load_model(path)
 
 
+def test_a_row_invariant_linear_is_the_linear_and_gives_a_row_the_same_bits_in_any_batch():
+    """nn.Linear's BLAS kernel sums a 258-wide input with a tail whose order follows the row's place in the batch
+    (here, and on the AVX2 machine CI ran on, most rows differed in their last bits); the product-and-sum does not."""
+    from llmimg.models.layers import RowInvariantLinear
+
+    torch.manual_seed(0)
+    layer = RowInvariantLinear(258, 3)
+    rows = torch.randn(50, 2, 258)
+    for other, row in rows:
+        batch, alone = torch.stack([other, row, row, row]), row.expand(4, -1)
+        assert torch.equal(layer(batch)[1], layer(alone)[0])
+    assert torch.allclose(layer(rows), torch.nn.functional.linear(rows, layer.weight, layer.bias), atol=1e-5)
+    layer(rows).sum().backward()
+    assert layer.weight.grad.abs().sum() > 0 and layer.bias.grad.abs().sum() > 0
+    assert set(layer.state_dict()) == {"weight", "bias"}  # a model file's keys are nn.Linear's
+
+
 def test_position_features_start_switched_off_then_tell_left_from_right():
     """PositionFeatures begins as the identity (a grown network keeps its outputs); once trained its output
     differs between mirrored positions, which a translation-equivariant conv stack cannot do on its own."""

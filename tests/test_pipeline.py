@@ -67,6 +67,19 @@ def test_an_image_is_bit_identical_in_any_batch(shapes_pipe, rows):
     assert torch.equal(draw(rows)[rows.index(TARGET)], alone)
 
 
+@pytest.mark.parametrize("name", ["shapes-vae", "shapes-gan", "fashion", "emoji"])
+def test_every_bundled_model_draws_a_row_bit_identically_in_any_batch(name):
+    pipe = Pipeline.load(name, device="cpu")
+    generator, encoder = pipe.generator, pipe.text_encoder
+
+    def draw(rows):
+        noise = seeded_noise([seed for _, seed in rows], generator.config.noise_dim)
+        return forward_embeddings(generator, encoder([prompt for prompt, _ in rows]), noise)
+
+    for rows in ([(BLUE, 3), TARGET], [(BLUE, 3), (BLUE, 4), (LONG, 5), TARGET, (BLUE, 6)]):
+        assert torch.equal(draw(rows)[rows.index(TARGET)], draw([TARGET])[0])
+
+
 def test_same_pixels_alone_or_with_another_prompt(shapes_pipe):
     for seed in (7, 15, 27):  # 15 and 27 differed by a level before passes had fixed shapes
         batch = shapes_pipe.generate(GenerationRequest(["a large red circle", BLUE], n=3, seed=seed))

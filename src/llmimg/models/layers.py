@@ -7,6 +7,16 @@ import torch.nn.functional as F
 from torch import nn
 
 
+class RowInvariantLinear(nn.Linear):
+    """`nn.Linear` as a product and a sum over the input features, so that each output row is bit-identical whatever
+    rows share its batch. BLAS kernels sum an input width that is no multiple of their block (258 = 256 + 2) with
+    a tail whose order depends on the row's place in the batch: one image then differed in its last bits alone and
+    in a batch. Same parameters as nn.Linear; for small layers, where the kernel's speed does not matter."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.unsqueeze(-2) * self.weight).sum(-1) + self.bias  # (..., in) -> (..., out)
+
+
 class TextProjection(nn.Module):
     """Encoder hidden states to the networks' text features, for tokens and for the pooled sentence."""
 

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from llmimg.models.config import ModelConfig
-from llmimg.models.layers import TextProjection
+from llmimg.models.layers import RowInvariantLinear, TextProjection
 
 FREQUENCIES = (1.0, 2.0, 4.0, 8.0)  # of the relative coordinates' Fourier features, in half-periods per unit
 READ_ROUNDS = 2  # rounds of slot attention over the words
@@ -103,13 +103,13 @@ class SlotGenerator(nn.Module):
         # centre (x, y) and presence logit; read in order, presence is the words' alone (the prompt says how many),
         # and with slot_distance "own" the third output is the distance from the slot before
         own_distance = config.slot_distance == "own"
-        self.where = nn.Linear(where_inputs, 3 if own_distance or not ordered else 2)
+        self.where = RowInvariantLinear(where_inputs, 3 if own_distance or not ordered else 2)
         if own_distance:  # starting about as far as slots5's first steps: 0.5 + 1.5 sigmoid(-2) = 0.68 (22 px)
             nn.init.constant_(self.where.bias[2], -2.0)
         # slot_direction "words": from the slot before, the direction is the words' (the relation), the distance
         # and a turn of at most MAX_TURN the noise's
         by_words = config.slot_direction == "words"
-        self.direction = nn.Linear(width + 2, 2) if by_words else None  # from the state and the centre before
+        self.direction = RowInvariantLinear(width + 2, 2) if by_words else None  # from the state and the centre before
         self.spread = nn.Linear(width, 2) if by_words else None  # from the slot's noise: extra distance, turn
         if by_words and own_distance:  # the distance's logit: starting as far as the where layer's (above)
             nn.init.constant_(self.spread.bias[0], -2.0)
