@@ -34,7 +34,7 @@ def main(path: str, backends: list[str]) -> None:
     text = encoder(PROMPTS)
     noise = seeded_noise(list(range(len(PROMPTS))), model.config.noise_dim)
     for backend in backends:
-        generator, _ = prepare_backend(model, encoder, backend, torch.device("cpu"))
+        generator = prepare_backend(model, encoder, backend, torch.device("cpu")).generator
         for rows in (4, 8, 64):
             for _ in range(3):
                 in_passes(generator, text, noise, rows)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from llmimg.cli.main import main
 from llmimg.pipeline.backends import BACKENDS
@@ -59,7 +60,11 @@ builtins.__import__ = guarded
 import numpy as np
 from llmimg.pipeline.onnx_runtime import OnnxPipeline
 prompts, seeds, out = sys.argv[2].split("|"), [int(s) for s in sys.argv[3].split(",")], sys.argv[4]
-np.save(out, OnnxPipeline.load(sys.argv[1]).generate(prompts, seeds))
+pipe = OnnxPipeline.load(sys.argv[1])
+if len(sys.argv) > 5:  # an edit: pixels (.npy) and the words they show
+    np.save(out, pipe.edit(np.load(sys.argv[5]), sys.argv[6], prompts, seeds, float(sys.argv[7])))
+else:
+    np.save(out, pipe.generate(prompts, seeds))
 assert not any(m.split(".")[0] == "torch" for m in sys.modules), "torch was imported"
 """
 
@@ -78,14 +83,34 @@ def test_onnx_path_runs_without_torch(onnx_folder, reference, tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_runs_on_a_tiny_config(tiny_model_path, tmp_path):
+def test_onnx_edits_run_without_torch_and_agree_with_eager(onnx_folder, text_encoder, tmp_path):
+    """The export carries the image encoder: the torch-free path and the onnx backend edit as eager does."""
+    eager = Pipeline.load("shapes", text_encoder, device="cpu")
+    source = eager.read_image(Image.fromarray(eager.generate(GenerationRequest(["a large red circle"], seed=5))[0]))
+    request = eager.edit_request(source, "a small blue square", "a large red circle", strength=0.3, n=3, seed=2)
+    expected = eager.generate(request)
+    prompts, seeds = request.expanded
+    np.save(tmp_path / "pixels.npy", source.pixels)
+    subprocess.run([sys.executable, "-c", TORCH_FREE, str(onnx_folder), "|".join(prompts), ",".join(map(str, seeds)),
+                    str(tmp_path / "edits.npy"), str(tmp_path / "pixels.npy"), "a large red circle", "0.3"], check=True)
+    backend = Pipeline.load("shapes", text_encoder, device="cpu", backend="onnx")
+    assert backend.image_encoder is not eager.image_encoder  # the export's, not the model's own
+    for images in (np.load(tmp_path / "edits.npy"), backend.generate(request)):
+        assert images.shape == expected.shape
+        difference = np.abs(images.astype(np.int16) - expected.astype(np.int16))
+        assert difference.mean() <= BACKENDS["onnx"].tolerance, f"mean |diff| {difference.mean():.3f} levels"
+    assert len({image.tobytes() for image in expected}) == 3  # three seeds: the test compares three edits
+
+
+@pytest.mark.slow
+def test_bench_runs_on_a_tiny_config(vae_path, tmp_path):
     from llmimg.peers.diffusion import DiffusionPeerConfig, build_unet, save_peer
 
     peer_config = DiffusionPeerConfig(channels=(8, 16), attention_levels=(1,), resolution=32)
     peer = tmp_path / "peer.safetensors"
     save_peer(peer, build_unet(peer_config), peer_config, {"steps": "0", "train_minutes": "0"})
     out = tmp_path / "bench"
-    assert main(["bench", "--model", str(tiny_model_path), "--backends", "eager,bf16", "--batch-sizes", "1,3",
+    assert main(["bench", "--model", str(vae_path), "--backends", "eager,bf16", "--batch-sizes", "1,3",
                  "--warmup", "1", "--min-samples", "2", "--min-seconds", "0", "--no-isolate", "--vs-diffusion",
                  "--peer", str(peer), "--ddim-steps", "2", "--few-steps", "1", "--peer-batch", "2",
                  "--check-n", "0", "--out", str(out)]) == 0
@@ -99,6 +124,9 @@ def test_bench_runs_on_a_tiny_config(tiny_model_path, tmp_path):
     assert (out / "speed_quality.png").stat().st_size > 0
     report = (out / "bench.md").read_text()
     assert "| eager | 3 |" in report and "DPM-Solver++ 1 steps" in report
+    edit = results["backends"][0]["edit"]  # the model has an image encoder: one edit is timed too
+    assert edit["edit"]["median_ms"] > 0 and edit["edit_png_to_png"]["samples"] >= 2
+    assert "| one edit of one image: p50 < 10 ms |" in report
 
 
 def test_unknown_backend_is_a_clear_error(capsys):

@@ -10,8 +10,8 @@ from PIL import Image
 from llmimg import Pipeline
 from llmimg.model_file import ModelFileError, load_model, save_model
 from llmimg.models.registry import build_generator, preset
+from llmimg.pipeline.noise import start_noise
 from llmimg.pipeline.request import GenerationRequest
-from llmimg.pipeline.sampling import start_noise
 
 PROMPTS = ["a large red circle", "a small blue square", "a large green triangle", "a small yellow circle"]
 

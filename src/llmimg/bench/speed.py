@@ -1,4 +1,4 @@
-"""Speed of one backend: generator alone, language model alone and prompt-to-PNG, per batch size.
+"""Speed of one backend: generator alone, language model alone and prompt-to-PNG, per batch size; one edit.
 
 Each backend is measured in a fresh process by default (`isolate`), so its peak memory is its own and a compiled
 backend's threads cannot slow the next one down.
@@ -77,6 +77,25 @@ def measure_batch(pipe: Pipeline, generator: torch.nn.Module, batch: int, timed:
     }
 
 
+def measure_edit(pipe: Pipeline, timed: dict) -> dict | None:
+    """One edit of one image, warm (its words cached): from the image as read (SourceImage) to uint8 pixels, one
+    image encoder pass and one generator pass; and from PNG bytes in to PNG bytes out. None: the model has no
+    image encoder."""
+    if pipe.model.encoder is None:
+        return None
+    prompts = bench_prompts(2)
+    source = pipe.generate(GenerationRequest(prompts[:1], seed=1))[0]
+    upload = png_bytes(source, {})
+    image = pipe.read_image(upload)
+
+    def edit_png():
+        request = pipe.edit_request(upload, prompts[1], source_prompt=prompts[0])
+        return png_bytes(pipe.generate(request)[0], pipe.metadata(request)[0])
+
+    pixels = time_call(lambda: pipe.generate(pipe.edit_request(image, prompts[1], source_prompt=prompts[0])), **timed)
+    return {"edit": pixels.as_dict(), "edit_png_to_png": time_call(edit_png, **timed).as_dict()}
+
+
 def measure_backend(config: BenchConfig, backend: str) -> dict:
     """One backend's rows: per batch size, timings of each stage, images/s; its peak memory and pass rate."""
     device = torch.device(config.device)
@@ -93,7 +112,7 @@ def measure_backend(config: BenchConfig, backend: str) -> dict:
     return {"backend": backend, "rows": rows, "peak_memory_mb": round(memory, 1),
             "memory_kind": "CUDA max allocated" if device.type == "cuda" else "process peak RSS",
             "checker_pass_rate": checker_pass_rate(pipe, config.check_n), "threads": torch.get_num_threads(),
-            "versus_ms_per_image": versus}
+            "versus_ms_per_image": versus, "edit": measure_edit(pipe, timed)}
 
 
 def measure_backends(config: BenchConfig, progress=None) -> list[dict]:

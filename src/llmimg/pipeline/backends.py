@@ -1,11 +1,11 @@
-"""Inference backends: how the generator (and, for ONNX, the language model) runs.
+"""Inference backends: how the generator (and, for ONNX, the language model and the image encoder) runs.
 
     pipe = Pipeline.load("shapes", backend="bf16")      # or: llmimg generate ... --backend bf16
 
 Every backend draws the images of eager fp32 within the tolerance its BACKENDS entry states (pipeline/request.py),
 measured on the bundled shapes model as the mean absolute difference in 0-255 levels over the pixels of a fixed set
 of prompts and seeds (tests/test_backends.py). Explanations and interpolations always run eager fp32 (they hook
-into the network).
+into the network); so does the image encoder of edits, except with ONNX, whose export carries it.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import hashlib
 import logging
 from pathlib import Path
 from types import SimpleNamespace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -61,6 +62,19 @@ class OnnxRuntimeGenerator(nn.Module):
                                                     pooled.float().numpy()))
 
 
+class OnnxRuntimeImageEncoder(nn.Module):
+    """An exported image encoder run by onnxruntime, behind the torch interface of pipeline/edit.py's `encode`."""
+
+    def __init__(self, onnx_encoder):
+        super().__init__()
+        self.onnx_encoder = onnx_encoder
+
+    def forward(self, images, tokens, mask, pooled):
+        mask = mask.numpy() if mask.dtype == torch.bool else mask.float().numpy()
+        mu, logvar = self.onnx_encoder(images.float().numpy(), tokens.float().numpy(), mask, pooled.float().numpy())
+        return torch.from_numpy(mu), torch.from_numpy(logvar)
+
+
 class OnnxLanguageModel:
     """An exported language model with the call signature `TextEncoder` uses of a transformers model."""
 
@@ -103,18 +117,26 @@ def onnx_folder(model: LoadedModel, text_encoder: TextEncoder) -> Path:
     return folder
 
 
-def prepare_backend(model: LoadedModel, text_encoder: TextEncoder, backend: str,
-                    device: torch.device) -> tuple[nn.Module, TextEncoder]:
-    """(the generator to run, the text encoder to use) for a backend; eager returns them unchanged. `backend` is
-    one check_backend accepted: Pipeline.load checks it before loading anything."""
+class Backend(NamedTuple):
+    """What a pipeline runs: the generator, the text encoder, and the image encoder of edits (None: the model has
+    none)."""
+
+    generator: nn.Module
+    text_encoder: TextEncoder
+    image_encoder: nn.Module | None
+
+
+def prepare_backend(model: LoadedModel, text_encoder: TextEncoder, backend: str, device: torch.device) -> Backend:
+    """The networks a backend runs; eager returns the model's own. `backend` is one check_backend accepted:
+    Pipeline.load checks it before loading anything."""
     generator = model.generator
     if backend == "eager":
-        return generator, text_encoder
+        return Backend(generator, text_encoder, model.encoder)
     if backend == "bf16":
-        return Bfloat16Generator(generator), text_encoder
+        return Backend(Bfloat16Generator(generator), text_encoder, model.encoder)
     if backend.startswith("compile"):
         base = Bfloat16Generator(generator) if backend == "compile-bf16" else generator
-        return torch.compile(base, dynamic=True), text_encoder
+        return Backend(torch.compile(base, dynamic=True), text_encoder, model.encoder)
     if device.type != "cpu":
         raise ValueError(f"backend {backend} runs on the CPU (onnxruntime's CPU provider); use --device cpu")
     from llmimg.pipeline.onnx_runtime import OnnxPipeline
@@ -124,4 +146,5 @@ def prepare_backend(model: LoadedModel, text_encoder: TextEncoder, backend: str,
     language_model = OnnxLanguageModel(onnx.text_encoder.session, text_encoder.dim)
     encoder = TextEncoder(language_model, text_encoder.tokenizer, text_encoder.name, text_encoder.max_length,
                           text_encoder.cache_size)
-    return OnnxRuntimeGenerator(model.config, onnx.generator), encoder
+    image_encoder = None if onnx.image_encoder is None else OnnxRuntimeImageEncoder(onnx.image_encoder)
+    return Backend(OnnxRuntimeGenerator(model.config, onnx.generator), encoder, image_encoder)

@@ -6,12 +6,13 @@
 
 1. the image (pipeline/source_image.py) and the words it shows go through the encoder q(z | image, text); its
    posterior mean mu is the image's latent (the mean, not a sample: the same image always gives the same latent);
-2. each output row's latent is z = sqrt(1 - s^2) * mu + s * noise(seed) (sampling.start_noise), s the strength;
+2. each output row's latent is z = sqrt(1 - s^2) * mu + s * noise(seed) (noise.start_noise), s the strength;
 3. z and the new prompt go through the one generation path (sampling.sample), as for any image.
 
 An edit decodes with new words; a variation keeps the image's own words (its source prompt, or the prompt its llmimg
 PNG records) and moves the latent by the same formula, so s means the same in both: 0 redraws the image's latent as
-it is (a reconstruction), 1 is plain generation from the seed. The encoder runs eager fp32 whatever the backend.
+it is (a reconstruction), 1 is plain generation from the seed. The encoder runs eager fp32, except with the ONNX
+backends, which run its exported graph (image_encoder.onnx: pipeline/onnx_export.py).
 """
 
 from __future__ import annotations

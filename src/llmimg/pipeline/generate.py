@@ -2,8 +2,9 @@
 
 It holds one network, the backend's (`generator`: the model's own for eager, a bf16 copy, a compiled one, ONNX
 Runtime), and draws through the one sampling path (pipeline/sampling.py). Explain and interpolation run the model's
-own eager fp32 network whatever the backend: their maps and frames are compared across runs; so does the image
-encoder of edits and variations (pipeline/edit.py), whose latents then draw through the backend like any noise.
+own eager fp32 network whatever the backend: their maps and frames are compared across runs. The image encoder of
+edits and variations (pipeline/edit.py) runs eager fp32 too, or its ONNX export with the ONNX backends; its latents
+then draw through the backend like any noise.
 """
 
 from __future__ import annotations
@@ -49,10 +50,13 @@ class Pipeline:
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     backend: str = "eager"  # how the generator runs (llmimg.pipeline.backends)
     generator: nn.Module | None = None  # the network drawing runs: the backend's; None: the model's own (eager)
+    image_encoder: nn.Module | None = None  # the backend's image encoder of edits; None: the model's own (eager)
 
     def __post_init__(self):
         if self.generator is None:
             self.generator = self.model.generator
+        if self.image_encoder is None:
+            self.image_encoder = self.model.encoder
 
     @classmethod
     def load(cls, model: str | Path | None = None, text_encoder: str | Path | TextEncoder | None = None,
@@ -73,8 +77,8 @@ class Pipeline:
         loaded.generator.to(target)
         if loaded.encoder is not None:
             loaded.encoder.to(target)
-        generator, encoder = prepare_backend(loaded, encoder, backend, target)
-        return cls(loaded, encoder, target, backend, generator)
+        networks = prepare_backend(loaded, encoder, backend, target)
+        return cls(loaded, networks.text_encoder, target, backend, networks.generator, networks.image_encoder)
 
     @property
     def config(self) -> ModelConfig:
@@ -95,9 +99,10 @@ class Pipeline:
         return self.sample(prompts, seeds, request.batch_size, latent, request.start.strength)
 
     def encode(self, image: SourceImage, text: str) -> torch.Tensor:
-        """(Eager fp32.) The image encoder's latent of (image, the words it shows): (noise_dim,), its posterior
-        mean. A one-line ValueError for a model with no image encoder."""
-        return encode(image_encoder(self.model), self.text_encoder, image, text, self.device)
+        """The image encoder's latent of (image, the words it shows): (noise_dim,), its posterior mean. A one-line
+        ValueError for a model with no image encoder."""
+        image_encoder(self.model)
+        return encode(self.image_encoder, self.text_encoder, image, text, self.device)
 
     def read_image(self, image: ImageInput, name: str | None = None) -> SourceImage:
         """A path, encoded bytes or a PIL image, checked and brought to the model's resolution

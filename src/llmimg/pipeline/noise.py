@@ -1,4 +1,5 @@
-"""Seeded noise with NumPy alone, drawing the same numbers as `torch.randn(n, generator=manual_seed(seed))` on CPU.
+"""Seeded noise with NumPy alone, drawing the same numbers as `torch.randn(n, generator=manual_seed(seed))` on CPU;
+and `start_noise`, the mix every edit and variation draws from, for torch tensors and NumPy arrays alike.
 
 The torch-free ONNX path needs each image's noise without torch. This follows PyTorch's CPU kernel (ATen's
 `normal_fill`, DistributionTemplates.h): 32-bit MT19937 outputs, seeded as `std::mt19937`; each uniform is the low
@@ -9,6 +10,8 @@ tests/test_backends.py checks that bound against torch.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -42,3 +45,13 @@ def torch_randn(seed: int, count: int) -> np.ndarray:
 def seeded_noise(seeds: list[int], dim: int) -> np.ndarray:
     """(B, dim) float32: row i is `torch_randn(seeds[i], dim)`."""
     return np.stack([torch_randn(seed, dim) for seed in seeds]) if seeds else np.zeros((0, dim), np.float32)
+
+
+def start_noise(latent, noise, strength: float):
+    """The rows (B, noise_dim) an edit or a variation draws from: z = sqrt(1 - s^2) * latent + s * noise, for the
+    start image's latent (noise_dim,) and each row's seeded noise (B, noise_dim), torch tensors or NumPy arrays
+    (the torch-free ONNX path draws edits too). s = 0 is the latent exactly, s = 1 the noise exactly (plain
+    generation), and in between the mix keeps the prior's variance (1 - s^2 + s^2 = 1 for a latent and noise of
+    unit variance; a straight (1 - s) * latent + s * noise would shrink the rows towards 0, where the generator
+    rarely drew from in training)."""
+    return math.sqrt(1.0 - strength**2) * latent[None] + strength * noise

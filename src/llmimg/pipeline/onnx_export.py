@@ -1,4 +1,5 @@
-"""`llmimg export --format onnx`: the generator and the language model as ONNX files, plus the tokenizer.
+"""`llmimg export --format onnx`: the generator, its image encoder (when the model has one: edits and variations)
+and the language model as ONNX files, plus the tokenizer.
 
 The folder it writes is all that `OnnxPipeline` (llmimg/pipeline/onnx_runtime.py) needs, so generation can then
 run with onnxruntime, tokenizers and NumPy alone.
@@ -31,14 +32,14 @@ class _LastHiddenState(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
-def _export(module: nn.Module, args: tuple, path: Path, input_names: list[str], output_name: str,
+def _export(module: nn.Module, args: tuple, path: Path, input_names: list[str], output_names: list[str],
             dynamic: dict[str, dict[int, str]]) -> None:
     """Export with the dynamo exporter, with the named axes dynamic; the exporter's chatter goes to the debug log."""
     shapes = tuple({axis: torch.export.Dim.AUTO for axis in dynamic.get(name, {})} for name in input_names)
     chatter = io.StringIO()
     with contextlib.redirect_stdout(chatter), torch.inference_mode(False), torch.no_grad():
         program = torch.onnx.export(module.eval(), args, dynamo=True, input_names=input_names,
-                                    output_names=[output_name], dynamic_shapes=shapes)
+                                    output_names=output_names, dynamic_shapes=shapes)
         program.save(str(path))
     log.debug("%s", chatter.getvalue())
 
@@ -60,7 +61,8 @@ def _root_records_to_debug():
 
 
 def export_onnx(model: LoadedModel, text_encoder: TextEncoder, out: str | Path, int8: bool = True) -> Path:
-    """Write generator.onnx, text_encoder.onnx (and text_encoder.int8.onnx), tokenizer.json, llmimg.json."""
+    """Write generator.onnx, image_encoder.onnx (a model with an image encoder), text_encoder.onnx (and
+    text_encoder.int8.onnx), tokenizer.json, llmimg.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     generator = model.generator.float().eval()
@@ -72,14 +74,21 @@ def export_onnx(model: LoadedModel, text_encoder: TextEncoder, out: str | Path, 
     # the graph takes a float log-weight mask (0 keeps a token, -inf drops it): bool masks are converted by the
     # caller, and interpolation's fractional weights pass through unchanged
     _export(generator, (noise, example.tokens, log_mask, example.pooled), out / "generator.onnx",
-            ["noise", "tokens", "mask", "pooled"], "images",
+            ["noise", "tokens", "mask", "pooled"], ["images"],
             {"noise": {0: "batch"}, "tokens": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
              "pooled": {0: "batch"}})
+    if model.encoder is not None:  # q(z | image, text) -> (mu, logvar), with the generator's float log-weight mask
+        log.info("exporting the image encoder")
+        images = torch.rand(4, 3, config.resolution, config.resolution) * 2 - 1
+        _export(model.encoder.float().eval(), (images, example.tokens, log_mask, example.pooled),
+                out / "image_encoder.onnx", ["images", "tokens", "mask", "pooled"], ["mu", "logvar"],
+                {"images": {0: "batch"}, "tokens": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
+                 "pooled": {0: "batch"}})
     log.info("exporting the language model")
     ids = text_encoder.tokenizer(["a large red circle", "a small blue square above a large yellow triangle"],
                                  padding=True, return_tensors="pt")
     _export(_LastHiddenState(text_encoder.model.float()), (ids["input_ids"], ids["attention_mask"]),
-            out / "text_encoder.onnx", ["input_ids", "attention_mask"], "last_hidden_state",
+            out / "text_encoder.onnx", ["input_ids", "attention_mask"], ["last_hidden_state"],
             {"input_ids": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"}})
     if int8:  # weights int8, activations quantised on the fly: the language model's matmuls dominate its time
         from onnxruntime.quantization import QuantType, quantize_dynamic

@@ -3,10 +3,12 @@
     >>> from llmimg.pipeline.onnx_runtime import OnnxPipeline
     >>> pipe = OnnxPipeline.load("shapes-onnx/")        # written by `llmimg export --format onnx`
     >>> images = pipe.generate(["a large red circle"], seeds=[0])   # (1, 64, 64, 3) uint8
+    >>> edits = pipe.edit(pixels, "a large red circle", ["a large blue circle"], seeds=[0])  # pixels (3, R, R)
 
-The folder holds generator.onnx, text_encoder.onnx (and text_encoder.int8.onnx), tokenizer.json and llmimg.json
-(the model config and how to read the encoder). Images agree with the torch pipeline's within the tolerances in
-llmimg.pipeline.backends (tests/test_backends.py checks them, with torch made unimportable).
+The folder holds generator.onnx, image_encoder.onnx (models with an image encoder), text_encoder.onnx (and
+text_encoder.int8.onnx), tokenizer.json and llmimg.json (the model config and how to read the encoder). Images
+agree with the torch pipeline's within the tolerances in llmimg.pipeline.backends (tests/test_backends.py checks
+them, with torch made unimportable).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from llmimg.lru import LruCache
-from llmimg.pipeline.noise import seeded_noise
+from llmimg.pipeline.noise import seeded_noise, start_noise
 from llmimg.pixels import to_uint8
 from llmimg.text.prompt import check_prompt
 
@@ -89,17 +91,35 @@ class OnnxGenerator:
         self.session, self.config = session, config
 
     def __call__(self, noise, tokens, mask, pooled) -> np.ndarray:
-        if mask.dtype == bool:  # the exported graph takes log-weights: 0 keeps a token, -inf drops it
-            mask = np.where(mask, np.float32(0), np.float32(-np.inf))
-        feeds = {"noise": noise, "tokens": tokens, "mask": mask, "pooled": pooled}
+        feeds = {"noise": noise, "tokens": tokens, "mask": log_weights(mask), "pooled": pooled}
         return self.session.run(None, {k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()})[0]
+
+
+def log_weights(mask: np.ndarray) -> np.ndarray:
+    """A (B, T) bool mask as the float log-weights the exported graphs take (0 keeps a token, -inf drops it)."""
+    return np.where(mask, np.float32(0), np.float32(-np.inf)) if mask.dtype == bool else mask
+
+
+class OnnxImageEncoder:
+    """images (B, 3, R, R) in [-1, 1], tokens (B, T, D), mask (B, T) bool or float log-weights, pooled (B, D) ->
+    the posterior's (mu, logvar), each (B, noise_dim) float32: the image encoder of edits and variations."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def __call__(self, images, tokens, mask, pooled) -> tuple[np.ndarray, np.ndarray]:
+        feeds = {"images": images, "tokens": tokens, "mask": log_weights(mask), "pooled": pooled}
+        mu, logvar = self.session.run(None, {k: np.ascontiguousarray(v, np.float32) for k, v in feeds.items()})
+        return mu, logvar
 
 
 class OnnxPipeline:
     """Text to image with onnxruntime: the same prompts and seeds give the torch pipeline's images."""
 
-    def __init__(self, text_encoder: OnnxTextEncoder, generator: OnnxGenerator, manifest: dict):
+    def __init__(self, text_encoder: OnnxTextEncoder, generator: OnnxGenerator, manifest: dict,
+                 image_encoder: OnnxImageEncoder | None = None):
         self.text_encoder, self.generator, self.manifest = text_encoder, generator, manifest
+        self.image_encoder = image_encoder
 
     @classmethod
     def load(cls, folder: str | Path, int8_text: bool = False, threads: int | None = None) -> OnnxPipeline:
@@ -116,7 +136,9 @@ class OnnxPipeline:
                                        Tokenizer.from_file(str(folder / "tokenizer.json")),
                                        manifest["text_max_length"])
         generator = OnnxGenerator(_session(folder / "generator.onnx", threads), manifest["config"])
-        return cls(text_encoder, generator, manifest)
+        image_file = folder / "image_encoder.onnx"
+        image_encoder = OnnxImageEncoder(_session(image_file, threads)) if image_file.is_file() else None
+        return cls(text_encoder, generator, manifest, image_encoder)
 
     @property
     def config(self) -> dict:
@@ -128,4 +150,18 @@ class OnnxPipeline:
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
         tokens, mask, pooled = self.text_encoder(prompts)
         noise = seeded_noise(seeds, self.config["noise_dim"])
+        return to_uint8(self.generator(noise, tokens, mask, pooled))
+
+    def edit(self, pixels: np.ndarray, source_prompt: str, prompts: list[str], seeds: list[int],
+             strength: float = 0.0) -> np.ndarray:
+        """Edits of one image, pixels (3, R, R) float32 in [-1, 1] showing `source_prompt`: its latent (the
+        encoder's posterior mean) moved by `strength` (noise.start_noise) and drawn with each (prompt, seed);
+        (N, H, W, 3) uint8. A variation is an edit whose prompts are the source prompt."""
+        if self.image_encoder is None:
+            raise ValueError("this ONNX export has no image_encoder.onnx: export a model that has an image encoder")
+        if len(prompts) != len(seeds):
+            raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
+        mu, _ = self.image_encoder(pixels[None], *self.text_encoder([source_prompt]))
+        noise = start_noise(mu[0], seeded_noise(seeds, self.config["noise_dim"]), strength).astype(np.float32)
+        tokens, mask, pooled = self.text_encoder(prompts)
         return to_uint8(self.generator(noise, tokens, mask, pooled))

@@ -73,7 +73,7 @@ class SourceImage:
 @dataclass(frozen=True)
 class ImageStart:
     """Where an edit or a variation starts: the image's latent (the encoder's posterior mean), moved by `strength`
-    towards the row's seeded noise as z = sqrt(1 - strength^2) * mu + strength * noise (pipeline/sampling.py)."""
+    towards the row's seeded noise as z = sqrt(1 - strength^2) * mu + strength * noise (pipeline/noise.py)."""
 
     image: SourceImage  # the image to start from
     strength: float = 0.0  # 0: the image's own latent; 1: fresh noise (plain generation); in between: both

@@ -8,13 +8,12 @@ towards the start image's latent (`start_noise`): their images depend on (model,
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from torch import nn
 
 from llmimg import pixels
+from llmimg.pipeline.noise import start_noise
 from llmimg.text.encoder import TextEmbeddings, TextEncoder
 
 
@@ -22,15 +21,6 @@ def seeded_noise(seeds: list[int], dim: int) -> torch.Tensor:
     """(B, dim) standard normal noise, row i drawn from its own generator seeded with seeds[i]."""
     rows = [torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds]
     return torch.stack(rows)
-
-
-def start_noise(latent: torch.Tensor, noise: torch.Tensor, strength: float) -> torch.Tensor:
-    """The rows (B, noise_dim) an edit or a variation draws from: z = sqrt(1 - s^2) * latent + s * noise, for the
-    start image's latent (noise_dim,) and each row's seeded noise (B, noise_dim). s = 0 is the latent exactly, s = 1
-    the noise exactly (plain generation), and in between the mix keeps the prior's variance (1 - s^2 + s^2 = 1 for
-    a latent and noise of unit variance; a straight (1 - s) * latent + s * noise would shrink the rows towards 0,
-    where the generator rarely drew from in training)."""
-    return math.sqrt(1.0 - strength**2) * latent[None] + strength * noise
 
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:

@@ -117,7 +117,8 @@ def add_routes(app: FastAPI, service: ImageService, static_dir) -> None:
     @app.get("/health", response_model=Health, tags=["server"])
     async def health() -> Health:
         return Health(status="ok", model=service.model_name, resolution=service.resolution,
-                      queue_images=service.batcher.waiting, max_queue=service.config.max_queue)
+                      queue_images=service.batcher.waiting, max_queue=service.config.max_queue,
+                      edits=service.pipeline.model.encoder is not None)
 
     @app.get("/v1/models", response_model=ModelList, tags=["OpenAI Images API"])
     async def models() -> ModelList:

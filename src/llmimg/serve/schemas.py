@@ -99,3 +99,4 @@ class Health(BaseModel):
     resolution: int
     queue_images: int  # images waiting for the model
     max_queue: int
+    edits: bool  # whether the model has an image encoder (POST /v1/images/edits, /variations, /sdapi/v1/img2img)

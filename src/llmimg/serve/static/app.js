@@ -1,5 +1,7 @@
 // The live page: images follow the prompt as the user types. Every image is a plain GET /generate?prompt&seed
 // (cacheable: an image depends only on model, prompt and seed), so the server batches a page's requests together.
+// A dropped or picked picture is edited as the user types: POST /v1/images/edits with the file and the words, the
+// previous request cancelled when a newer one starts.
 "use strict";
 
 const DEBOUNCE_MS = 120;
@@ -72,6 +74,76 @@ function drawFrame() {
   frameLink.download = `llmimg_${slug(a)}_to_${slug(b)}_t${t}.png`;
 }
 
+const EDITS = 4;
+const drop = $("drop"), sourceFile = $("source-file"), sourceImage = $("source"), edits = $("edits");
+const editPrompt = $("edit-prompt"), sourcePrompt = $("source-prompt"), strength = $("strength");
+let picture = null, editing = null;  // the File being edited; the AbortController of the request in flight
+
+function pick(file) {
+  if (!file) return;
+  picture = file;
+  URL.revokeObjectURL(sourceImage.src);
+  sourceImage.src = URL.createObjectURL(file);
+  sourceImage.alt = `the picture to edit: ${file.name}`;
+  sourceImage.hidden = false;
+  $("drop-text").hidden = true;
+  drawEdits();
+}
+
+async function drawEdits() {
+  const s = (parseInt(strength.value, 10) / 100).toFixed(2);
+  $("strength-value").textContent = s;
+  const text = editPrompt.value.trim();
+  if (!picture || !text) return;
+  if (editing) editing.abort();
+  editing = new AbortController();
+  const form = new FormData();
+  form.append("image", picture, picture.name);
+  form.append("prompt", text);
+  if (sourcePrompt.value.trim()) form.append("source_prompt", sourcePrompt.value.trim());
+  form.append("n", String(EDITS));
+  form.append("seed", String(clampInt(seed, 0, 4294967295)));
+  form.append("strength", s);
+  form.append("response_format", "b64_json");
+  const started = performance.now();
+  try {
+    const response = await fetch("/v1/images/edits", {method: "POST", body: form, signal: editing.signal});
+    const body = await response.json();
+    if (!response.ok) { setStatus(`edit refused: ${body.error ? body.error.message : response.status}`, true); return; }
+    while (edits.children.length > body.data.length) edits.lastChild.remove();
+    while (edits.children.length < body.data.length) {
+      const figure = document.createElement("figure");
+      figure.innerHTML = "<a><img alt=''></a><figcaption></figcaption>";
+      edits.appendChild(figure);
+    }
+    body.data.forEach((item, k) => {
+      const figure = edits.children[k], url = `data:image/png;base64,${item.b64_json}`;
+      figure.querySelector("img").src = url;
+      figure.querySelector("img").alt = `${text}, edited from ${picture.name} (seed ${item.seed})`;
+      figure.querySelector("a").href = url;
+      figure.querySelector("a").download = `llmimg_edit_${slug(text)}_s${item.seed}.png`;
+      figure.querySelector("figcaption").textContent = `seed ${item.seed}`;
+    });
+    setStatus(`${body.data.length} edits in ${Math.round(performance.now() - started)} ms`);
+  } catch (error) {
+    if (error.name !== "AbortError") setStatus(`edit failed: ${error.message}`, true);
+  }
+}
+
+sourceFile.addEventListener("change", () => pick(sourceFile.files[0]));
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  pick(event.dataTransfer.files[0]);
+});
+const redrawEdits = debounce(drawEdits, DEBOUNCE_MS);
+editPrompt.addEventListener("input", redrawEdits);
+sourcePrompt.addEventListener("input", redrawEdits);
+strength.addEventListener("input", redrawEdits);
+seed.addEventListener("input", redrawEdits);  // edit k uses seed + k, as image k does
+
 const redraw = debounce(() => { drawImages(); drawFrame(); }, DEBOUNCE_MS);
 prompt.addEventListener("input", redraw);
 seed.addEventListener("input", redraw);
@@ -82,11 +154,16 @@ $("new-seeds").addEventListener("click", () => {
   seed.value = Math.floor(Math.random() * 1e6);
   drawImages();
   drawFrame();
+  drawEdits();
 });
 
 fetch("/health").then((r) => r.json()).then((health) => {
   document.title = `llmimg · ${health.model}`;
   setStatus(`model ${health.model}, ${health.resolution}x${health.resolution}`);
+  if (!health.edits) {  // no image encoder: say so where the drop zone would be
+    $("edit-section").querySelectorAll("input").forEach((input) => { input.disabled = true; });
+    $("drop-text").textContent = `model ${health.model} has no image encoder: train one with llmimg train --invert`;
+  }
 }).catch(() => setStatus("server unreachable", true));
 drawImages();
 drawFrame();
