@@ -4,7 +4,8 @@ Measure models against real data, offline: FID and KID (Inception-v3 features), 
 real images', and text alignment (the exact checker on `shapes`, also on prompts worded unlike the training
 captions, `wording`; a learned class judge on `fashion`; a learned judge's R-precision on other data, such as `emoji`
 or your folder). The rows are: two halves of real data (the floor), each --model, and an untrained generator
-(--no-baseline drops it).
+(--no-baseline drops it). `--metrics edits` (by name only) edits and varies the real pictures through each model's
+image encoder: the new caption's pass rate, how far untouched objects move, reconstruction PSNR, variations.
 Prints the summary table; --out writes report.json, report.md and its plots and sample grids.
 """
 
@@ -34,6 +35,7 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> None:
     import torch
+    from PIL import Image
 
     from llmimg.evaluation.config import EvalConfig
     from llmimg.evaluation.report import summary_table, write_report
@@ -56,7 +58,11 @@ def run(args: argparse.Namespace) -> None:
         def draw(prompts, seeds):
             return pipe.sample(prompts, seeds, config.batch_size)
 
-        return Contestant(pipe.model.name, kind, draw, info)
+        def edit(picture, source_prompt, prompts, seeds, strength):
+            latent = pipe.encode(pipe.read_image(Image.fromarray(picture)), source_prompt)
+            return pipe.sample(prompts, seeds, config.batch_size, latent, strength)
+
+        return Contestant(pipe.model.name, kind, draw, info, edit if pipe.model.encoder is not None else None)
 
     contestants = [contestant(pipe, "model", {"sha256": pipe.model.sha256, "family": pipe.config.family,
                                               "parameters": _parameters(pipe)}) for pipe in pipelines]

@@ -27,6 +27,8 @@ class RowInputs:
     draw: Callable | None  # (prompts, seeds) -> images; for real data, a renderer of captions when there is one
     features: Any = None  # (n, D) Inception features of `images`, when a metric needs them
     per_prompt_features: list | None = None  # one (seeds, D) block per diversity prompt
+    name: str = ""  # the row's name in the report
+    edit: Callable | None = None  # a model with an image encoder: evaluation/edits.py's Edit; else None
 
 
 @dataclass(frozen=True)
@@ -203,6 +205,95 @@ def _class_accuracy_section(result: dict, figures: list[str]) -> list[str]:
     return [*parts, ""]
 
 
+# -- edits and variations of real pictures (models with an image encoder) ---------------------------------------------
+EDITS_TEXT = ("Real pictures of the reference half, with their captions, through the model's image encoder "
+              "(evaluation/edits.py): **edit**, a caption changing one thing drawn from the picture's latent at "
+              "strength 0 ({judged}); **reconstruction**, the picture's own caption at strength 0, PSNR against the "
+              "picture, beside plain generation from the caption (a random latent); **variations**, {k} images of "
+              "the own caption at strength {s}: {variation_judged}, and their diversity (mean pairwise RMS distance, "
+              "0-255 levels) beside plain generation's from the same caption and seeds. Grids: source, "
+              "reconstruction, edit, the variations.")
+
+
+def _edits(context, row: RowInputs):
+    if row.edit is None:  # real data, the untrained baseline, a model with no image encoder
+        return None
+    from llmimg.evaluation.edits import evaluate_edits, grid_name
+
+    judge = None
+    if not context.source.is_shapes and context.classifier is not None:
+        from llmimg.evaluation.classifier import class_accuracy, class_of
+
+        def judge(images, captions):
+            labels = [class_of(caption, context.source.classes) for caption in captions]
+            return class_accuracy(context.classifier, images, labels, context.device)["accuracy"]
+    elif not context.source.is_shapes:
+        from llmimg.evaluation.judge import r_precision
+
+        def judge(images, captions):
+            return r_precision(context.judge, images, captions, context.caption_pool, context.text_encoder,
+                               context.config.seed, context.device)["r_precision"]
+    pictures, captions = context.pictures
+    figures, examples = context.timer("edits", evaluate_edits, row.edit, row.draw, pictures, captions,
+                                      context.config.seed, judge, context.caption_pool, context.source.classes)
+    context.grids[grid_name(row.name)] = examples
+    kind = "checker" if context.source.is_shapes else "classifier" if context.classifier is not None else "r-precision"
+    return {**figures, "judge": kind}
+
+
+def _edits_cell(edits: dict) -> str:
+    if "edit_pass" in edits:
+        return " / ".join(percent(edits["edit_pass"][group]["pass"]) for group in ("one-object", "two-object")
+                          if group in edits["edit_pass"])
+    return percent(edits["edit_judged"])
+
+
+def _edits_section(result: dict, figures: list[str]) -> list[str]:
+    from llmimg.evaluation.edits import grid_name
+
+    rows = [row for row in result["rows"] if row.get("edits")]
+    if not rows:
+        return []
+    first = rows[0]["edits"]
+    shapes = "edit_pass" in first
+    judged = {"checker": "the exact checker on the new caption; centres of the objects the edit leaves in place, "
+                         "found by colour, moved <= 3 px",
+              "classifier": "the next class; the class accuracy classifier on it",
+              "r-precision": "another caption of the pool; the learned judge's R-precision on it"}[first["judge"]]
+    parts = ["## Edits and variations", "", EDITS_TEXT.format(
+        judged=judged, k=first["variations"], s=first["variation_strength"],
+        variation_judged="the checker on the own caption" if shapes else "the same judge on the own caption"), ""]
+    if shapes:
+        kinds = sorted({key for row in rows for key in row["edits"]["edit_pass"]})
+        parts += ["| row | " + " | ".join(f"edit: {k}" for k in kinds) + " | centre <= 3 px (median) | "
+                  "reconstruction / random PSNR | variations pass | variation / plain diversity |",
+                  "|---|" + "---:|" * (len(kinds) + 4)]
+        for row in rows:
+            e = row["edits"]
+            cells = [f"{percent(e['edit_pass'][k]['pass'])} of {e['edit_pass'][k]['n']}" if k in e["edit_pass"]
+                     else "—" for k in kinds]
+            centre = "—" if e["centre_moved_at_most_3px"] is None else (
+                f"{percent(e['centre_moved_at_most_3px'])} of {e['centres_found']} "
+                f"({e['centre_moved_median_px']:.2f} px)")
+            parts.append(f"| {row['name']} | " + " | ".join(cells) + f" | {centre} | {e['reconstruction_psnr']:.2f} / "
+                         f"{e['random_latent_psnr']:.2f} dB | {percent(e['variation_pass'])} | "
+                         f"{e['variation_diversity']:.1f} / {e['plain_diversity']:.1f} |")
+    else:
+        parts += [("| row | edits judged right | reconstruction / random PSNR | variations judged right | "
+                   "variation / plain diversity |"), "|---|---:|---:|---:|---:|"]
+        for row in rows:
+            e = row["edits"]
+            parts.append(f"| {row['name']} | {percent(e['edit_judged'])} of {e['edits']} | "
+                         f"{e['reconstruction_psnr']:.2f} / {e['random_latent_psnr']:.2f} dB | "
+                         f"{percent(e['variation_judged'])} | {e['variation_diversity']:.1f} / "
+                         f"{e['plain_diversity']:.1f} |")
+    parts.append("")
+    for row in rows:
+        if grid_name(row["name"]) in figures:
+            parts += [f"![{row['name']}: source, reconstruction, edit, variations]({grid_name(row['name'])})", ""]
+    return parts
+
+
 # -- the registry, in report order -------------------------------------------------------------------------------------
 # one alignment judge per dataset under --metrics auto: the exact checker, else a class judge, else R-precision (with
 # templated class captions, R-precision would count "a sneaker" vs "a photo of a sneaker" as a miss)
@@ -221,5 +312,8 @@ REGISTRY: dict[str, Metric] = {metric.name: metric for metric in (
            _r_precision, lambda r: percent(r["r_precision"]), _r_precision_section),
     Metric("classifier", "class_accuracy", "class accuracy ↑", lambda shapes, classes: classes, _class_accuracy,
            lambda accuracy: percent(accuracy["accuracy"]), _class_accuracy_section),
+    # asked for by name only (--metrics ...,edits): it needs a model with an image encoder
+    Metric("edits", "edits", "edits right (one / two objects) ↑", lambda shapes, classes: False, _edits, _edits_cell,
+           _edits_section),
 )}
 METRICS = tuple(REGISTRY)

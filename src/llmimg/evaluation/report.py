@@ -22,6 +22,9 @@ def write_report(evaluation, out: Path, command: str | None = None) -> None:
     out.mkdir(parents=True, exist_ok=True)
     figures = dict(REGISTRY[name].plot for name in result["metrics"] if REGISTRY[name].plot is not None)
     drawn = [name for name, plot in figures.items() if plot(result, out / name)]
+    for name, pictures in evaluation.grids.items():  # a metric's pictures (the edits' examples)
+        pictures.save(out / name)
+        drawn.append(name)
     plots.samples(result, gallery, out / "samples.png")
     with atomic_write(out / "report.json") as temporary:
         temporary.write_text(json.dumps(_finite(result), indent=2, allow_nan=False) + "\n", encoding="utf-8")

@@ -41,6 +41,7 @@ class Contestant:
     kind: str  # "model" or "baseline"
     draw: Draw  # (prompts, seeds) -> (N, H, W, 3) uint8
     info: dict = field(default_factory=dict)  # recorded in the report: sha256, family, parameters
+    edit: Callable | None = None  # with an image encoder: evaluation/edits.py's Edit (the edits metric)
 
 
 @dataclass
@@ -49,6 +50,7 @@ class Evaluation:
 
     result: dict
     gallery: dict[str, list[np.ndarray]]  # row name -> per prompt (images, H, W, 3) uint8; real ones under "real"
+    grids: dict = field(default_factory=dict)  # file name -> a metric's pictures, with .save(path)
 
 
 class _Timer:
@@ -75,7 +77,9 @@ class Context:
     caption_pool: list[str]  # both halves' captions: R-precision's candidates
     real: dict = field(default_factory=dict)  # Inception features of the real sets, when a metric needs them
     judge: ImageTextJudge | None = None  # when r-precision is chosen
-    classifier: nn.Module | None = None  # when the classifier is chosen
+    classifier: nn.Module | None = None  # when the classifier is chosen (or edits, on data with classes)
+    pictures: tuple = ()  # (real images (n, R, R, 3) uint8, their captions): the reference half, which edits start from
+    grids: dict = field(default_factory=dict)  # file name -> a metric's pictures (.save(path)), beside the report
 
 
 def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encoder: TextEncoder,
@@ -89,15 +93,17 @@ def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encod
     seeds = [config.seed + i for i in range(n)]
     prompts = list(dict.fromkeys(halves.captions))[: config.diversity_prompts]
     gallery: dict[str, list[np.ndarray]] = {"real": [source.per_caption(p, k) for p in prompts]}
-    context = Context(config, source, text_encoder, device, timer, n, halves.captions + halves.second_captions)
+    context = Context(config, source, text_encoder, device, timer, n, halves.captions + halves.second_captions,
+                      pictures=(halves.reference, halves.captions))
     inception = None
     if any(metric.needs_inception for metric in chosen):
         inception = timer("inception (load)", InceptionFeatures, device=device)
         context.real = _real_features(source.key, resolution, config, halves, gallery["real"], inception, timer)
     names = {metric.name for metric in chosen}
-    if "r-precision" in names:
+    judged_edits = "edits" in names and not source.is_shapes  # judged by the classifier, else the judge
+    if "r-precision" in names or (judged_edits and source.classes is None):
         context.judge = timer("judge", _judge, source, config, text_encoder, device)
-    if "classifier" in names:
+    if "classifier" in names or (judged_edits and source.classes is not None):
         context.classifier = timer("classifier", _classifier, source, config, device)
 
     def measure(row: RowInputs) -> dict:
@@ -119,7 +125,8 @@ def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encod
         features = timer("inception", inception, images, desc=contestant.name) if inception else None
         per_prompt = _split(timer("inception", inception, pictures, desc="diversity"), [k] * len(prompts)) \
             if "diversity" in names else None
-        row = RowInputs(contestant.kind, images, halves.captions, contestant.draw, features, per_prompt)
+        row = RowInputs(contestant.kind, images, halves.captions, contestant.draw, features, per_prompt,
+                        contestant.name, contestant.edit)
         rows.append({"name": contestant.name, "kind": contestant.kind, **contestant.info, **measure(row)})
     if "diversity" in names:
         for row in rows:
@@ -130,7 +137,7 @@ def run_evaluation(contestants: list[Contestant], config: EvalConfig, text_encod
         "text_encoder": text_encoder.name, "diversity_prompts": prompts, "rows": rows,
         "seconds": {stage: round(s, 2) for stage, s in timer.seconds.items()},
     }
-    return Evaluation(result, gallery)
+    return Evaluation(result, gallery, context.grids)
 
 
 def _split(features: np.ndarray | None, counts) -> list[np.ndarray] | None:
