@@ -144,12 +144,11 @@ def test_onnx_images_do_not_depend_on_the_batch(text_encoder):
         np.testing.assert_array_equal(alone[0], together[k])
 
 
-def test_committed_bench_report_renders_from_its_json_and_names_no_issue():
-    from pathlib import Path
-
+@pytest.mark.parametrize("folder", sorted((Path(__file__).parent.parent / "docs" / "bench").glob("*/")),
+                         ids=lambda folder: folder.name)
+def test_committed_bench_report_renders_from_its_json_and_names_no_issue(folder):
     from llmimg.bench.report import markdown_report
 
-    folder = Path(__file__).parent.parent / "docs" / "bench" / "shapes"
     report = markdown_report(json.loads((folder / "bench.json").read_text()))
     assert report == (folder / "bench.md").read_text()
     headings = [line for line in report.splitlines() if line.startswith("#")]
