@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from llmimg import Pipeline
+from llmimg.pipeline.request import GenerationRequest
 from llmimg.serve.app import create_app
 from llmimg.serve.background import running
 from llmimg.serve.config import ServerConfig
@@ -35,7 +36,7 @@ def main() -> None:
     app = create_app(pipe, ServerConfig())
     with running(app) as url, sync_playwright() as playwright, tempfile.TemporaryDirectory() as folder:
         picture = Path(folder) / "source.png"
-        image = pipe([args.edit_source], seed=3)[0]
+        image = pipe.pictures(GenerationRequest([args.edit_source], seed=3))[0]
         image.save(picture, pnginfo=image.info["pnginfo"])  # an llmimg PNG: it records the words it shows
         browser = playwright.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium")
         page = browser.new_page(viewport={"width": args.width, "height": 800})
@@ -45,12 +46,14 @@ def main() -> None:
         page.fill("#seed", str(args.seed))
         page.locator("#slider").fill("60")
         page.wait_for_timeout(500)  # past the debounce
-        page.wait_for_function("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
+        page.wait_for_function("[...document.images].filter((img) => img.getAttribute('src'))"
+                               ".every((img) => img.complete && img.naturalWidth > 0)")
         page.wait_for_function("document.querySelector('#status').textContent.includes('images in')")
         page.fill("#edit-prompt", args.edit_prompt)  # before the picture: its first edit is of these words
         page.set_input_files("#source-file", str(picture))
         page.wait_for_function("document.querySelector('#status').textContent.includes('edits in')")
-        page.wait_for_function("[...document.images].every(img => img.complete && img.naturalWidth > 0)")
+        page.wait_for_function("[...document.images].filter((img) => img.getAttribute('src'))"
+                               ".every((img) => img.complete && img.naturalWidth > 0)")
         page.screenshot(path=args.out, full_page=True)
         browser.close()
     print(f"wrote {args.out}")
