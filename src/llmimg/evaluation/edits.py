@@ -136,7 +136,7 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
     """
     is_shapes = judge is None
     edits: dict[str, list[bool]] = {}
-    moves: list[float] = []
+    moves: dict[str, list[float]] = {"one-object": [], "two-object": []}
     targets, edited_images, variation_images, variation_captions = [], [], [], []
     reconstruction, floor, diversity, plain_diversity, examples = [], [], [], [], []
     rng = np.random.default_rng(seed)
@@ -168,7 +168,7 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
         if is_shapes:
             passed = shapes_checker.check(resize(result[None], shapes.CANVAS)[0], target).passed
             edits.setdefault(f"{change.group} {change.kind}", []).append(passed)
-            moves += moved(picture, result, change.kept)
+            moves[change.group] += moved(picture, result, change.kept)
         if len(examples) < EXAMPLES:
             examples.append((np.stack([picture, back, result, *varied]), f"{caption} -> {target}"))
         if progress is not None:
@@ -185,9 +185,13 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
                                 for key, values in sorted(edits.items())}
         figures["edit_pass"].update({group: {"pass": float(np.mean(values)), "n": len(values)}
                                      for group, values in groups.items() if values})
-        figures["centre_moved_at_most_3px"] = float(np.mean(np.array(moves) <= MAX_MOVE_PX)) if moves else None
-        figures["centre_moved_median_px"] = float(np.median(moves)) if moves else None
-        figures["centres_found"] = len(moves)
+        every = moves["one-object"] + moves["two-object"]
+        figures["centre_moved_at_most_3px"] = float(np.mean(np.array(every) <= MAX_MOVE_PX)) if every else None
+        figures["centre_moved_median_px"] = float(np.median(every)) if every else None
+        figures["centres_found"] = len(every)
+        figures["centre_by_group"] = {group: {"at_most_3px": float(np.mean(np.array(found) <= MAX_MOVE_PX)),
+                                             "median_px": float(np.median(found)), "n": len(found)}
+                                      for group, found in moves.items() if found}
         figures["variation_pass"] = float(np.mean([shapes_checker.check(resize(image[None], shapes.CANVAS)[0],
                                                                         c).passed
                                                    for image, c in zip(varied, variation_captions)]))

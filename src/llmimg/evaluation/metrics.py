@@ -265,7 +265,7 @@ def _edits_section(result: dict, figures: list[str]) -> list[str]:
         variation_judged="the checker on the own caption" if shapes else "the same judge on the own caption"), ""]
     if shapes:
         kinds = sorted({key for row in rows for key in row["edits"]["edit_pass"]})
-        parts += ["| row | " + " | ".join(f"edit: {k}" for k in kinds) + " | centre <= 3 px (median) | "
+        parts += ["| row | " + " | ".join(f"edit: {k}" for k in kinds) + " | centre <= 3 px (median; per group) | "
                   "reconstruction / random PSNR | variations pass | variation / plain diversity |",
                   "|---|" + "---:|" * (len(kinds) + 4)]
         for row in rows:
@@ -274,7 +274,9 @@ def _edits_section(result: dict, figures: list[str]) -> list[str]:
                      else "—" for k in kinds]
             centre = "—" if e["centre_moved_at_most_3px"] is None else (
                 f"{percent(e['centre_moved_at_most_3px'])} of {e['centres_found']} "
-                f"({e['centre_moved_median_px']:.2f} px)")
+                f"({e['centre_moved_median_px']:.2f} px; " + ", ".join(
+                    f"{group} {percent(c['at_most_3px'])} of {c['n']}" for group, c in e["centre_by_group"].items())
+                + ")")
             parts.append(f"| {row['name']} | " + " | ".join(cells) + f" | {centre} | {e['reconstruction_psnr']:.2f} / "
                          f"{e['random_latent_psnr']:.2f} dB | {percent(e['variation_pass'])} | "
                          f"{e['variation_diversity']:.1f} / {e['plain_diversity']:.1f} |")
