@@ -43,6 +43,13 @@ def test_every_kind_of_edit_comes_up():
         {("two-object", k) for k in ("colour", "shape", "size", "relation")}
 
 
+def test_a_swapped_class_keeps_its_article_right():
+    from llmimg.evaluation.edits import _with_article
+
+    assert _with_article("a photo of an t-shirt") == "a photo of a t-shirt"
+    assert _with_article("a black and white photo of a ankle boot") == "a black and white photo of an ankle boot"
+
+
 def test_centres_are_followed_by_colour():
     red = shapes.ShapeObject("small", "red", "square", 20, 20)
     shifted = shapes.render(shapes.Scene((shapes.ShapeObject("small", "blue", "square", 23, 24),)))

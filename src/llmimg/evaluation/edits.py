@@ -19,6 +19,7 @@ The real pictures are the evaluation's reference half, with their captions. For 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -110,6 +111,12 @@ class Examples:
                   title=f"source, reconstruction, edit, {VARIATIONS} variations (strength {VARIATION_STRENGTH})")
 
 
+def _with_article(caption: str) -> str:
+    """"an t-shirt" -> "a t-shirt", "a ankle boot" -> "an ankle boot": a class swapped into a caption keeps its
+    article right."""
+    return re.sub(r"\b(a|an) (\w)", lambda m: ("an " if m.group(2) in "aeiou" else "a ") + m.group(2), caption)
+
+
 def grid_name(row: str) -> str:
     """The file of a row's example grid in the report folder."""
     return "edits-" + ("".join(c if c.isalnum() else "-" for c in row.lower()).strip("-") or "model") + ".png"
@@ -148,7 +155,8 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
             from llmimg.evaluation.classifier import class_of
 
             own = class_of(caption, classes)
-            target = caption.replace(classes[own], classes[(own + 1) % len(classes)]) if own is not None else None
+            swapped = None if own is None else caption.replace(classes[own], classes[(own + 1) % len(classes)])
+            target = None if swapped is None else _with_article(swapped)
         else:
             target = next(c for c in rng.permutation(pool) if c != caption)
         seeds = [seed + index * (VARIATIONS + 1) + k for k in range(VARIATIONS + 1)]
