@@ -134,8 +134,8 @@ def pairwise_rms(images: np.ndarray) -> float:
 
 
 def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[str], seed: int,
-                   judge: Judge | None = None, pool: list[str] | None = None, classes: tuple[str, ...] | None = None,
-                   progress: Callable | None = None) -> tuple[dict, np.ndarray]:
+                   judge: Judge | None = None, pool: list[str] | None = None,
+                   classes: tuple[str, ...] | None = None) -> tuple[dict, Examples]:
     """Edits, reconstructions and variations of real `pictures` with their `captions` (see the module's text).
 
     `judge` is None on `shapes` (the exact checker judges); with `classes`, edits change the class; otherwise they
@@ -179,8 +179,6 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
             moves[change.group] += moved(picture, result, change.kept)
         if len(examples) < EXAMPLES:
             examples.append((np.stack([picture, back, result, *varied]), f"{caption} -> {target}"))
-        if progress is not None:
-            progress(1)
     figures = {"n": len(pictures), "reconstruction_psnr": float(np.mean(reconstruction)),
                "random_latent_psnr": float(np.mean(floor)),
                "variation_diversity": float(np.mean(diversity)), "plain_diversity": float(np.mean(plain_diversity)),
