@@ -87,6 +87,8 @@ def shapes_edit(caption: str, index: int) -> ShapesEdit:
 def moved(source: np.ndarray, edited: np.ndarray, kept: tuple[tuple[str, str], ...]) -> list[float]:
     """How far (px, 64 px canvas) each kept object's centre moved from `source` to `edited`, for those whose colour
     is found exactly once in both."""
+    if not kept:  # a relation swap: nothing to follow, no detection to run
+        return []
     before = shapes_checker.detect(resize(source[None], shapes.CANVAS)[0])
     after = shapes_checker.detect(resize(edited[None], shapes.CANVAS)[0])
     distances = []

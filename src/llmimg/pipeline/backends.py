@@ -47,6 +47,11 @@ class Bfloat16Generator(nn.Module):
         return self.generator(noise.to(cast), tokens.to(cast), mask, pooled.to(cast)).float()
 
 
+def _numpy_mask(mask: torch.Tensor):
+    """A bool mask stays bool, float log-weights become float32: what the ONNX graphs' wrappers take."""
+    return mask.numpy() if mask.dtype == torch.bool else mask.float().numpy()
+
+
 class OnnxRuntimeGenerator(nn.Module):
     """An exported generator run by onnxruntime, behind the torch interface of `forward_embeddings`."""
 
@@ -57,8 +62,7 @@ class OnnxRuntimeGenerator(nn.Module):
         self.config, self.onnx_generator = config, onnx_generator
 
     def forward(self, noise, tokens, mask, pooled):
-        mask = mask.numpy() if mask.dtype == torch.bool else mask.float().numpy()
-        return torch.from_numpy(self.onnx_generator(noise.numpy(), tokens.float().numpy(), mask,
+        return torch.from_numpy(self.onnx_generator(noise.numpy(), tokens.float().numpy(), _numpy_mask(mask),
                                                     pooled.float().numpy()))
 
 
@@ -70,8 +74,8 @@ class OnnxRuntimeImageEncoder(nn.Module):
         self.onnx_encoder = onnx_encoder
 
     def forward(self, images, tokens, mask, pooled):
-        mask = mask.numpy() if mask.dtype == torch.bool else mask.float().numpy()
-        mu, logvar = self.onnx_encoder(images.float().numpy(), tokens.float().numpy(), mask, pooled.float().numpy())
+        mu, logvar = self.onnx_encoder(images.float().numpy(), tokens.float().numpy(), _numpy_mask(mask),
+                                       pooled.float().numpy())
         return torch.from_numpy(mu), torch.from_numpy(logvar)
 
 
