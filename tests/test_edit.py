@@ -12,6 +12,7 @@ from llmimg.model_file import ModelFileError, load_model, save_model
 from llmimg.models.registry import build_generator, preset
 from llmimg.pipeline.noise import start_noise
 from llmimg.pipeline.request import GenerationRequest
+from llmimg.pixels import to_uint8
 
 PROMPTS = ["a large red circle", "a small blue square", "a large green triangle", "a small yellow circle"]
 
@@ -103,6 +104,36 @@ def test_metadata_says_what_was_edited_and_round_trips(pipe, tmp_path):
     # an llmimg PNG says what it shows: a variation of it needs no source prompt
     variation = pipe.vary(tmp_path / "edit.png", n=1, strength=0.0)[0]
     assert variation.info["prompt"] == "a small blue square" and variation.info["operation"] == "variation"
+
+
+def test_refining_the_latent_redraws_the_image_closer_and_leaves_the_generator_alone(pipe):
+    from llmimg.pipeline.edit import refine
+
+    before = {name: p.detach().clone() for name, p in pipe.model.generator.named_parameters()}
+    errors = {0: [], 20: []}
+    for k, seed in enumerate(range(300, 304)):
+        prompt = PROMPTS[k % 4]
+        image = pipe.read_image(Image.fromarray(drawn(pipe, prompt, seed)))
+        latent = pipe.encode(image, prompt)
+        assert torch.equal(refine(pipe.model.generator, pipe.text_encoder, image, prompt, latent, 0), latent)
+        for steps, error in errors.items():
+            z = pipe.encode(image, prompt, steps)
+            assert z.shape == latent.shape and z.dtype == torch.float32 and torch.isfinite(z).all()
+            redrawn = pipe.sample([prompt], [0], latent=z, strength=0.0)[0]
+            error.append(squared_error(redrawn, to_uint8(image.pixels[None])[0]))
+    assert np.mean(errors[20]) < 0.9 * np.mean(errors[0])  # the point of the steps: a closer redraw
+    for name, p in pipe.model.generator.named_parameters():
+        assert p.grad is None and torch.equal(p, before[name]), name
+
+
+def test_a_refined_edit_records_its_steps_and_bad_step_counts_are_refused(pipe):
+    source = Image.fromarray(drawn(pipe, "a large red circle", 3))
+    image = pipe.edit(source, "a small blue square", source_prompt="a large red circle", refine=3)[0]
+    assert image.info["refine_steps"] == "3"
+    assert "refine_steps" not in pipe.edit(source, "a small blue square")[0].info
+    for steps in (-1, 1001, 2.5, True):
+        with pytest.raises(ValueError, match="refine .* must be a whole number from 0 to 1000"):
+            pipe.edit(source, "a small blue square", refine=steps)
 
 
 def test_a_model_without_an_encoder_says_what_is_missing(tiny_model_path, tmp_path, text_encoder):

@@ -54,6 +54,7 @@ def test_vary_reads_the_words_an_llmimg_png_records(tmp_path, vae_path, capsys):
     (["edit", "TRUNCATED", "a blue circle"], "cut.png is truncated or damaged"),
     (["edit", "MISSING", "a blue circle"], "image not found"),
     (["edit", "SOURCE", "a blue circle", "--strength", "1.5"], "--strength must be from 0"),
+    (["edit", "SOURCE", "a blue circle", "--refine", "-3"], "--refine (optimisation steps on the image's latent) must"),
     (["edit", "SOURCE", ""], "is empty (after normalising)"),
     (["vary", "SOURCE"], "records no llmimg prompt: a variation keeps the words the image shows"),
     (["edit", "SOURCE", "a blue circle", "--model", "GAN"], "needs an inversion encoder"),

@@ -72,7 +72,7 @@ def test_a_faithful_editor_scores_high_and_one_that_changes_nothing_scores_nothi
     pictures, captions = np.stack([shapes.render(s) for s in scenes]), [s.caption for s in scenes]
     draw = real_source("shapes", 64).render_captions
 
-    def faithful(picture, source, prompts, seeds, strength):  # every object stays where it stood
+    def faithful(picture, source, prompts, seeds, strength, refine):  # every object stays where it stood
         before = by_caption[source].objects
         out = []
         for prompt in prompts:
@@ -84,7 +84,7 @@ def test_a_faithful_editor_scores_high_and_one_that_changes_nothing_scores_nothi
                                                   target.relation)))
         return np.stack(out)
 
-    def unchanged(picture, source, prompts, seeds, strength):
+    def unchanged(picture, source, prompts, seeds, strength, refine):
         return np.stack([picture] * len(prompts))
 
     good, examples = evaluate_edits(faithful, draw, pictures, captions, seed=0)
@@ -107,11 +107,16 @@ def test_a_faithful_editor_scores_high_and_one_that_changes_nothing_scores_nothi
 def test_eval_runs_the_edits_metric_and_draws_its_grid(vae_path, tiny_model_path, tmp_path):
     out = tmp_path / "report"
     assert main(["eval", "--model", str(vae_path), "--model", str(tiny_model_path), "--data", "shapes", "--n", "6",
-                 "--metrics", "checker,edits", "--no-baseline", "--out", str(out)]) == 0
+                 "--metrics", "checker,edits", "--edit-refine", "2", "--no-baseline", "--out", str(out)]) == 0
     rows = {row["name"]: row for row in json.loads((out / "report.json").read_text())["rows"]}
     edits = rows["tiny-vae"]["edits"]
     assert edits["n"] == 6 and edits["judge"] == "checker" and 0 <= edits["variation_pass"] <= 1
+    refined = edits["refined"]  # --edit-refine: measured both ways
+    assert edits["refine_steps"] == 0 and refined["refine_steps"] == 2 and refined["n"] == 6
+    assert refined["reconstruction_psnr"] != edits["reconstruction_psnr"]
+    assert (out / "edits-tiny-vae-refined-2-steps.png").stat().st_size > 5_000
     assert "edits" not in rows["tiny"]  # a GAN with no image encoder: no edits row
     assert (out / "edits-tiny-vae.png").stat().st_size > 5_000
     report = (out / "report.md").read_text()
     assert "![tiny-vae: source, reconstruction, edit, variations](edits-tiny-vae.png)" in report
+    assert "| tiny-vae, refined (2 steps) |" in report

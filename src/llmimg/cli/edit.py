@@ -2,10 +2,12 @@
 
 Edit an image with words: the model's image encoder reads the image (and the words it shows) into a latent, which
 is drawn again with the new prompt. --strength 0 (the default) keeps the latent, so only what the words change
-should change; towards 1 the seed's noise takes over (1: plain generation). The source prompt defaults to the prompt
-an llmimg PNG records, else the new prompt. Writes one PNG per image (an edit, of what, with which prompt and strength
-in its metadata) and grid.png (the source, then the edits). Other sizes are resized to the model's resolution; RGBA,
-palette and greyscale images are converted. docs/EDITING.md has the formulas.
+should change; towards 1 the seed's noise takes over (1: plain generation). --refine N then takes N optimisation
+steps on the latent so that the source prompt redraws the image closer (slower: docs/EDITING.md). The source prompt
+defaults to the prompt an llmimg PNG records, else the new prompt. Writes one PNG per image (an edit, of what, with
+which prompt, strength and refinement in its metadata) and grid.png (the source, then the edits). Other sizes are
+resized to the model's resolution; RGBA, palette and greyscale images are converted. docs/EDITING.md has the
+formulas.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ def add_start_arguments(parser: argparse.ArgumentParser, out: str) -> None:
 
 def run(args: argparse.Namespace) -> None:
     write_outputs(args, lambda pipe: pipe.edit_request(args.image, args.prompt, args.source_prompt, args.strength,
-                                                       args.n, args.seed))
+                                                       args.n, args.seed, args.refine))
 
 
 def write_outputs(args: argparse.Namespace, build_request) -> None:
@@ -54,12 +56,13 @@ def write_outputs(args: argparse.Namespace, build_request) -> None:
     from llmimg.grid import save_grid
     from llmimg.pipeline.generate import Pipeline
     from llmimg.pipeline.png import file_stem, save_png
-    from llmimg.pipeline.request import GenerationRequest, check_strength
+    from llmimg.pipeline.request import GenerationRequest, check_refine, check_strength
     from llmimg.pixels import to_uint8
     from llmimg.text.prompt import check_prompt
 
     # 1. what can be checked before loading the model
     check_strength(args.strength, "--strength")
+    check_refine(args.refine, "--refine")
     for text in (getattr(args, "prompt", None), args.source_prompt):
         if text is not None:
             check_prompt(text)

@@ -5,13 +5,15 @@ real images', and text alignment (the exact checker on `shapes`, also on prompts
 captions, `wording`; a learned class judge on `fashion`; a learned judge's R-precision on other data, such as `emoji`
 or your folder). The rows are: two halves of real data (the floor), each --model, and an untrained generator
 (--no-baseline drops it). `--metrics edits` (by name only) edits and varies the real pictures through each model's
-image encoder: the new caption's pass rate, how far untouched objects move, reconstruction PSNR, variations.
+image encoder: the new caption's pass rate, how far untouched objects move, reconstruction PSNR, variations;
+with --edit-refine N, again with each latent refined by N optimisation steps.
 Prints the summary table; --out writes report.json, report.md and its plots and sample grids.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import shlex
 from pathlib import Path
 
@@ -58,9 +60,14 @@ def run(args: argparse.Namespace) -> None:
         def draw(prompts, seeds):
             return pipe.sample(prompts, seeds, config.batch_size)
 
-        def edit(picture, source_prompt, prompts, seeds, strength):
-            latent = pipe.encode(pipe.read_image(Image.fromarray(picture)), source_prompt)
-            return pipe.sample(prompts, seeds, config.batch_size, latent, strength)
+        latents = {}  # one encoding (and refinement) per (picture, words, steps): each is drawn three times
+
+        def edit(picture, source_prompt, prompts, seeds, strength, refine=0):
+            key = (hashlib.sha256(picture.tobytes()).hexdigest(), source_prompt, refine)
+            if key not in latents:
+                latents.clear()  # pictures come one at a time
+                latents[key] = pipe.encode(pipe.read_image(Image.fromarray(picture)), source_prompt, refine)
+            return pipe.sample(prompts, seeds, config.batch_size, latents[key], strength)
 
         return Contestant(pipe.model.name, kind, draw, info, edit if pipe.model.encoder is not None else None)
 

@@ -24,4 +24,4 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> None:
     write_outputs(args, lambda pipe: pipe.vary_request(args.image, args.n, args.strength, args.source_prompt,
-                                                       args.seed))
+                                                       args.seed, args.refine))

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from llmimg.data.imagefolder import DEFAULT_TEMPLATE
 from llmimg.evaluation.metrics import METRICS, REGISTRY
+from llmimg.pipeline.request import MAX_REFINE
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class EvalConfig:
     batch_size: int = 64  # images per generator forward pass
     caption_template: str = DEFAULT_TEMPLATE  # captions of ImageFolder classes, e.g. "a photo of a {class}"
     baseline: bool = True  # add a row for an untrained generator of the first model's architecture
+    edit_refine: int = 0  # the edits metric measures again with latents refined by this many steps (0: once, unrefined)
 
     def chosen_metrics(self, is_shapes: bool, has_classes: bool = False) -> tuple[str, ...]:
         """The metrics to run: those that apply to the data (auto, in registry order), or those named."""
@@ -44,5 +46,7 @@ class EvalConfig:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if self.diversity_seeds < 2:
             raise ValueError(f"--diversity-seeds must be at least 2, got {self.diversity_seeds}")
+        if not 0 <= self.edit_refine <= MAX_REFINE:
+            raise ValueError(f"--edit-refine must be from 0 to {MAX_REFINE}, got {self.edit_refine}")
         if self.n < 2:
             raise ValueError(f"--n must be at least 2 (FID needs two images), got {self.n}")

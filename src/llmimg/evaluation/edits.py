@@ -14,6 +14,9 @@ The real pictures are the evaluation's reference half, with their captions. For 
 - **variations**: VARIATIONS images of the picture's own caption at strength VARIATION_STRENGTH: the judge's figure
   on the source caption, and their diversity (mean pairwise RMS distance in 0-255 levels) against plain generation
   from the same caption and seeds.
+
+With `refine` > 0 every latent is the encoder's refined by that many optimisation steps (pipeline/edit.py), so the
+same figures measure the refined editor (`llmimg eval --edit-refine N` reports both ways).
 """
 
 from __future__ import annotations
@@ -28,9 +31,10 @@ import numpy as np
 from llmimg.data import shapes, shapes_checker
 from llmimg.evaluation.real_data import resize
 
-# (picture (H, W, 3) uint8, the words it shows, prompts, seeds, strength) -> (N, H, W, 3) uint8: one encoder pass,
-# then the prompts drawn from the picture's latent (Pipeline.encode, Pipeline.sample)
-Edit = Callable[[np.ndarray, str, list[str], list[int], float], np.ndarray]
+# (picture (H, W, 3) uint8, the words it shows, prompts, seeds, strength, refine steps) -> (N, H, W, 3) uint8: one
+# encoder pass (and `refine` optimisation steps), then the prompts drawn from the picture's latent (Pipeline.encode,
+# Pipeline.sample)
+Edit = Callable[[np.ndarray, str, list[str], list[int], float, int], np.ndarray]
 Draw = Callable[[list[str], list[int]], np.ndarray]
 # (images, captions) -> the share of images in which a learned judge finds their caption
 Judge = Callable[[np.ndarray, list[str]], float]
@@ -121,7 +125,7 @@ def _with_article(caption: str) -> str:
 
 def grid_name(row: str) -> str:
     """The file of a row's example grid in the report folder."""
-    return "edits-" + ("".join(c if c.isalnum() else "-" for c in row.lower()).strip("-") or "model") + ".png"
+    return "edits-" + (re.sub(r"[^a-z0-9]+", "-", row.lower()).strip("-") or "model") + ".png"
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -137,8 +141,9 @@ def pairwise_rms(images: np.ndarray) -> float:
 
 def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[str], seed: int,
                    judge: Judge | None = None, pool: list[str] | None = None,
-                   classes: tuple[str, ...] | None = None) -> tuple[dict, Examples]:
-    """Edits, reconstructions and variations of real `pictures` with their `captions` (see the module's text).
+                   classes: tuple[str, ...] | None = None, refine: int = 0) -> tuple[dict, Examples]:
+    """Edits, reconstructions and variations of real `pictures` with their `captions` (see the module's text),
+    from latents refined by `refine` optimisation steps.
 
     `judge` is None on `shapes` (the exact checker judges); with `classes`, edits change the class; otherwise they
     take another caption of `pool`. Returns (the figures, EXAMPLES rows of pictures to show).
@@ -162,17 +167,17 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
         else:
             target = next(c for c in rng.permutation(pool) if c != caption)
         seeds = [seed + index * (VARIATIONS + 1) + k for k in range(VARIATIONS + 1)]
-        back = edit(picture, caption, [caption], seeds[:1], 0.0)[0]
+        back = edit(picture, caption, [caption], seeds[:1], 0.0, refine)[0]
         reconstruction.append(psnr(back, picture))
         floor.append(psnr(draw([caption], seeds[:1])[0], picture))
-        varied = edit(picture, caption, [caption] * VARIATIONS, seeds[1:], VARIATION_STRENGTH)
+        varied = edit(picture, caption, [caption] * VARIATIONS, seeds[1:], VARIATION_STRENGTH, refine)
         diversity.append(pairwise_rms(varied))
         plain_diversity.append(pairwise_rms(draw([caption] * VARIATIONS, seeds[1:])))
         variation_images.append(varied)
         variation_captions += [caption] * VARIATIONS
         if target is None:
             continue
-        result = edit(picture, caption, [target], seeds[:1], 0.0)[0]
+        result = edit(picture, caption, [target], seeds[:1], 0.0, refine)[0]
         targets.append(target)
         edited_images.append(result)
         if is_shapes:
@@ -184,7 +189,7 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
     figures = {"n": len(pictures), "reconstruction_psnr": float(np.mean(reconstruction)),
                "random_latent_psnr": float(np.mean(floor)),
                "variation_diversity": float(np.mean(diversity)), "plain_diversity": float(np.mean(plain_diversity)),
-               "variations": VARIATIONS, "variation_strength": VARIATION_STRENGTH}
+               "variations": VARIATIONS, "variation_strength": VARIATION_STRENGTH, "refine_steps": refine}
     edited, varied = np.stack(edited_images), np.concatenate(variation_images)
     if is_shapes:
         groups = {group: [p for key, values in edits.items() if key.startswith(group) for p in values]

@@ -234,11 +234,22 @@ def _edits(context, row: RowInputs):
             return r_precision(context.judge, images, captions, context.caption_pool, context.text_encoder,
                                context.config.seed, context.device)["r_precision"]
     pictures, captions = context.pictures
-    figures, examples = context.timer("edits", evaluate_edits, row.edit, row.draw, pictures, captions,
-                                      context.config.seed, judge, context.caption_pool, context.source.classes)
-    context.grids[grid_name(row.name)] = examples
     kind = "checker" if context.source.is_shapes else "classifier" if context.classifier is not None else "r-precision"
-    return {**figures, "judge": kind}
+    result = {}
+    for refine in dict.fromkeys((0, context.config.edit_refine)):  # the encoder's latents, then refined ones
+        figures, examples = context.timer("edits", evaluate_edits, row.edit, row.draw, pictures, captions,
+                                          context.config.seed, judge, context.caption_pool, context.source.classes,
+                                          refine)
+        context.grids[grid_name(_edits_row_name(row.name, refine))] = examples
+        if refine:
+            result["refined"] = {**figures, "judge": kind}
+        else:
+            result.update(figures, judge=kind)
+    return result
+
+
+def _edits_row_name(name: str, refine: int) -> str:
+    return f"{name}, refined ({refine} steps)" if refine else name
 
 
 def _edits_cell(edits: dict) -> str:
@@ -251,10 +262,12 @@ def _edits_cell(edits: dict) -> str:
 def _edits_section(result: dict, figures: list[str]) -> list[str]:
     from llmimg.evaluation.edits import grid_name
 
-    rows = [row for row in result["rows"] if row.get("edits")]
+    # one line per way of editing: the encoder's latents, then (--edit-refine) refined ones
+    rows = [(_edits_row_name(row["name"], e.get("refine_steps", 0)), e) for row in result["rows"] if row.get("edits")
+            for e in (row["edits"], row["edits"].get("refined")) if e]
     if not rows:
         return []
-    first = rows[0]["edits"]
+    first = rows[0][1]
     shapes = "edit_pass" in first
     judged = {"checker": "the exact checker on the new caption; centres of the objects the edit leaves in place, "
                          "found by colour, moved <= 3 px",
@@ -264,12 +277,11 @@ def _edits_section(result: dict, figures: list[str]) -> list[str]:
         judged=judged, k=first["variations"], s=first["variation_strength"],
         variation_judged="the checker on the own caption" if shapes else "the same judge on the own caption"), ""]
     if shapes:
-        kinds = sorted({key for row in rows for key in row["edits"]["edit_pass"]})
+        kinds = sorted({key for _, e in rows for key in e["edit_pass"]})
         parts += ["| row | " + " | ".join(f"edit: {k}" for k in kinds) + " | centre <= 3 px (median; per group) | "
                   "reconstruction / random PSNR | variations pass | variation / plain diversity |",
                   "|---|" + "---:|" * (len(kinds) + 4)]
-        for row in rows:
-            e = row["edits"]
+        for name, e in rows:
             cells = [f"{percent(e['edit_pass'][k]['pass'])} of {e['edit_pass'][k]['n']}" if k in e["edit_pass"]
                      else "—" for k in kinds]
             centre = "—" if e["centre_moved_at_most_3px"] is None else (
@@ -277,22 +289,21 @@ def _edits_section(result: dict, figures: list[str]) -> list[str]:
                 f"({e['centre_moved_median_px']:.2f} px; " + ", ".join(
                     f"{group} {percent(c['at_most_3px'])} of {c['n']}" for group, c in e["centre_by_group"].items())
                 + ")")
-            parts.append(f"| {row['name']} | " + " | ".join(cells) + f" | {centre} | {e['reconstruction_psnr']:.2f} / "
+            parts.append(f"| {name} | " + " | ".join(cells) + f" | {centre} | {e['reconstruction_psnr']:.2f} / "
                          f"{e['random_latent_psnr']:.2f} dB | {percent(e['variation_pass'])} | "
                          f"{e['variation_diversity']:.1f} / {e['plain_diversity']:.1f} |")
     else:
         parts += [("| row | edits judged right | reconstruction / random PSNR | variations judged right | "
                    "variation / plain diversity |"), "|---|---:|---:|---:|---:|"]
-        for row in rows:
-            e = row["edits"]
-            parts.append(f"| {row['name']} | {percent(e['edit_judged'])} of {e['edits']} | "
+        for name, e in rows:
+            parts.append(f"| {name} | {percent(e['edit_judged'])} of {e['edits']} | "
                          f"{e['reconstruction_psnr']:.2f} / {e['random_latent_psnr']:.2f} dB | "
                          f"{percent(e['variation_judged'])} | {e['variation_diversity']:.1f} / "
                          f"{e['plain_diversity']:.1f} |")
     parts.append("")
-    for row in rows:
-        if grid_name(row["name"]) in figures:
-            parts += [f"![{row['name']}: source, reconstruction, edit, variations]({grid_name(row['name'])})", ""]
+    for name, _ in rows:
+        if grid_name(name) in figures:
+            parts += [f"![{name}: source, reconstruction, edit, variations]({grid_name(name)})", ""]
     return parts
 
 

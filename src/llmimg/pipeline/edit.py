@@ -13,12 +13,18 @@ An edit decodes with new words; a variation keeps the image's own words (its sou
 PNG records) and moves the latent by the same formula, so s means the same in both: 0 redraws the image's latent as
 it is (a reconstruction), 1 is plain generation from the seed. The encoder runs eager fp32, except with the ONNX
 backends, which run its exported graph (image_encoder.onnx: pipeline/onnx_export.py).
+
+Optionally (`refine` > 0) the encoder's latent is then refined: that many Adam steps on z alone, from mu, lowering the
+pixel error of generator(z, the source words) against the image, the generator frozen (the hybrid inversion of
+In-Domain GAN Inversion, Zhu et al. 2020: an encoder's guess, then optimisation). Each step is one forward and one
+backward pass of the model's own eager fp32 generator, whatever the backend; docs/EDITING.md measures both ways.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from llmimg.model_file import LoadedModel
 from llmimg.pipeline.request import SourceImage
@@ -44,3 +50,25 @@ def encode(encoder: nn.Module, text_encoder: TextEncoder, image: SourceImage, te
     words = text_encoder([text]).to(device)  # tokens (1, T, D), mask (1, T), pooled (1, D)
     mu, _ = encoder(pixels, words.tokens, words.mask, words.pooled)  # (1, noise_dim) each
     return mu[0].float().cpu()
+
+
+REFINE_LR = 0.1  # Adam's step on the latent (a unit-variance vector): docs/EDITING.md
+
+
+def refine(generator: nn.Module, text_encoder: TextEncoder, image: SourceImage, text: str, latent: torch.Tensor,
+           steps: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """(noise_dim,) float32 on the CPU: `latent` after `steps` Adam steps lowering the mean squared pixel error of
+    generator(z, text) against the image. Only z moves: the generator's parameters get no gradient."""
+    if steps == 0:
+        return latent
+    target = torch.from_numpy(image.pixels)[None].to(device)  # (1, 3, R, R) in [-1, 1]
+    words = text_encoder([text]).to(device)
+    tokens, mask, pooled = (t.clone() for t in (words.tokens, words.mask, words.pooled))  # usable in autograd
+    z = latent.detach().clone()[None].to(device).requires_grad_(True)  # (1, noise_dim)
+    optimiser = torch.optim.Adam([z], lr=REFINE_LR)
+    with torch.enable_grad():
+        for _ in range(steps):
+            loss = F.mse_loss(generator(z, tokens, mask, pooled).float(), target)
+            (z.grad,) = torch.autograd.grad(loss, z)
+            optimiser.step()
+    return z.detach()[0].float().cpu()

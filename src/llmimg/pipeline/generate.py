@@ -22,7 +22,7 @@ from llmimg.device import pick_device
 from llmimg.model_file import LoadedModel, load_model, resolve_model_path
 from llmimg.models.config import ModelConfig
 from llmimg.pipeline.backends import check_backend, prepare_backend
-from llmimg.pipeline.edit import encode, image_encoder
+from llmimg.pipeline.edit import encode, image_encoder, refine
 from llmimg.pipeline.explain import Explanation, explain
 from llmimg.pipeline.interpolate import interpolate, interpolate_at
 from llmimg.pipeline.png import encode_png, image_metadata
@@ -95,14 +95,16 @@ class Pipeline:
         prompts, seeds = request.expanded
         if request.start is None:
             return self.sample(prompts, seeds, request.batch_size)
-        latent = self.encode(request.start.image, request.source_text)
+        latent = self.encode(request.start.image, request.source_text, request.start.refine)
         return self.sample(prompts, seeds, request.batch_size, latent, request.start.strength)
 
-    def encode(self, image: SourceImage, text: str) -> torch.Tensor:
-        """The image encoder's latent of (image, the words it shows): (noise_dim,), its posterior mean. A one-line
+    def encode(self, image: SourceImage, text: str, refine_steps: int = 0) -> torch.Tensor:
+        """The image encoder's latent of (image, the words it shows): (noise_dim,), its posterior mean, then refined
+        by `refine_steps` optimisation steps through the model's eager generator (pipeline/edit.py). A one-line
         ValueError for a model with no image encoder."""
         image_encoder(self.model)
-        return encode(self.image_encoder, self.text_encoder, image, text, self.device)
+        latent = encode(self.image_encoder, self.text_encoder, image, text, self.device)
+        return refine(self.model.generator, self.text_encoder, image, text, latent, refine_steps, self.device)
 
     def read_image(self, image: ImageInput, name: str | None = None) -> SourceImage:
         """A path, encoded bytes or a PIL image, checked and brought to the model's resolution
@@ -110,14 +112,14 @@ class Pipeline:
         return image if isinstance(image, SourceImage) else read_source(image, self.config.resolution, name)
 
     def edit_request(self, image: ImageInput, prompt: str, source_prompt: str | None = None, strength: float = 0.0,
-                     n: int = 1, seed: int = 0) -> GenerationRequest:
+                     n: int = 1, seed: int = 0, refine: int = 0) -> GenerationRequest:
         """The request of `edit`: checked in full (the model's encoder, the image, the words) before anything runs."""
         image_encoder(self.model)
-        start = ImageStart(self.read_image(image), strength, source_prompt, "edit")
+        start = ImageStart(self.read_image(image), strength, source_prompt, "edit", refine)
         return GenerationRequest([prompt], n=n, seed=seed, start=start)
 
     def vary_request(self, image: ImageInput, n: int = 4, strength: float = 0.5, source_prompt: str | None = None,
-                     seed: int = 0) -> GenerationRequest:
+                     seed: int = 0, refine: int = 0) -> GenerationRequest:
         """The request of `vary`: its prompt is the image's own words, `source_prompt` or its llmimg PNG's prompt."""
         image_encoder(self.model)
         source = self.read_image(image)
@@ -125,21 +127,24 @@ class Pipeline:
         if words is None:
             raise ValueError(f"{source.name} records no llmimg prompt: a variation keeps the words the image shows, so "
                              "give them (source_prompt, --source-prompt)")
-        return GenerationRequest([words], n=n, seed=seed, start=ImageStart(source, strength, words, "variation"))
+        start = ImageStart(source, strength, words, "variation", refine)
+        return GenerationRequest([words], n=n, seed=seed, start=start)
 
     def edit(self, image: ImageInput, prompt: str, source_prompt: str | None = None, strength: float = 0.0, n: int = 1,
-             seed: int = 0) -> list[Image.Image]:
+             seed: int = 0, refine: int = 0) -> list[Image.Image]:
         """`n` edits of an image (path, bytes or PIL image): its latent drawn with `prompt` (pipeline/edit.py).
         `source_prompt`: what the image shows (default: the prompt its llmimg PNG records, else `prompt`).
-        `strength`: 0 keeps the image's latent, 1 is plain generation. Each image carries its PNG metadata in
-        `.info` (save with `image.save(path, pnginfo=image.info["pnginfo"])`)."""
-        return self.pictures(self.edit_request(image, prompt, source_prompt, strength, n, seed))
+        `strength`: 0 keeps the image's latent, 1 is plain generation. `refine`: optimisation steps on the latent
+        (slower, closer to the image; pipeline/edit.py). Each image carries its PNG metadata in `.info` (save with
+        `image.save(path, pnginfo=image.info["pnginfo"])`)."""
+        return self.pictures(self.edit_request(image, prompt, source_prompt, strength, n, seed, refine))
 
     def vary(self, image: ImageInput, n: int = 4, strength: float = 0.5, source_prompt: str | None = None,
-             seed: int = 0) -> list[Image.Image]:
+             seed: int = 0, refine: int = 0) -> list[Image.Image]:
         """`n` variations of an image: its latent moved by `strength` (0: the image's reconstruction, 1: plain
-        generation) and drawn with the image's own words (`source_prompt`, or the prompt its llmimg PNG records)."""
-        return self.pictures(self.vary_request(image, n, strength, source_prompt, seed))
+        generation) and drawn with the image's own words (`source_prompt`, or the prompt its llmimg PNG records);
+        `refine` as in `edit`."""
+        return self.pictures(self.vary_request(image, n, strength, source_prompt, seed, refine))
 
     @property
     def settings(self) -> dict:

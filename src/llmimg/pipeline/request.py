@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 MAX_SEED = 2**32 - 1  # seeds are 0 .. 2**32 - 1 everywhere (CLI, Python, HTTP), as in the SD web UI
+MAX_REFINE = 1000  # optimisation steps an edit's latent may get (pipeline/edit.py's refine)
 
 
 @dataclass(frozen=True)
@@ -79,9 +80,11 @@ class ImageStart:
     strength: float = 0.0  # 0: the image's own latent; 1: fresh noise (plain generation); in between: both
     source_prompt: str | None = None  # what the image shows, for the encoder (default: its llmimg PNG's prompt)
     kind: str = "edit"  # "edit" (new words) or "variation" (the image's own words)
+    refine: int = 0  # optimisation steps on the encoder's latent, redrawing the image closer (0: the encoder's alone)
 
     def __post_init__(self):
         check_strength(self.strength)
+        check_refine(self.refine)
         if self.source_prompt is not None:
             check_prompt(self.source_prompt, f"source prompt {self.source_prompt!r}")
         if self.kind not in ("edit", "variation"):
@@ -92,6 +95,8 @@ class ImageStart:
         image = self.image
         fields = {"operation": self.kind, "source_image": image.name, "source_sha256": image.sha256,
                   "source_prompt": source_text, "strength": repr(float(self.strength))}
+        if self.refine:
+            fields["refine_steps"] = str(self.refine)
         if image.resized:
             fields["source_resized_from"] = f"{image.size[0]}x{image.size[1]}"
         return fields
@@ -107,6 +112,13 @@ def check_strength(strength: float, name: str = "strength") -> float:
     if not (isinstance(strength, (int, float)) and math.isfinite(strength) and 0.0 <= strength <= 1.0):
         raise ValueError(f"{name} must be from 0 (keep the image's latent) to 1 (fresh noise), got {strength!r}")
     return float(strength)
+
+
+def check_refine(steps: int, name: str = "refine") -> int:
+    if isinstance(steps, bool) or not isinstance(steps, int) or not 0 <= steps <= MAX_REFINE:
+        raise ValueError(f"{name} (optimisation steps on the image's latent) must be a whole number from 0 to "
+                         f"{MAX_REFINE}, got {steps!r}")
+    return steps
 
 
 def next_seed(seed: int, k: int) -> int:
