@@ -127,6 +127,9 @@ def test_bench_runs_on_a_tiny_config(vae_path, tmp_path):
     edit = results["backends"][0]["edit"]  # the model has an image encoder: one edit is timed too
     assert edit["edit"]["median_ms"] > 0 and edit["edit_png_to_png"]["samples"] >= 2
     assert "| one edit of one image: p50 < 10 ms |" in report
+    refined = edit["edit_refined"]  # timed once, with eager: refinement runs the eager generator
+    assert refined["refine_steps"] == 20 and refined["median_ms"] > 0
+    assert "edit_refined" not in results["backends"][1]["edit"] and "With `--refine 20`" in report
 
 
 def test_unknown_backend_is_a_clear_error(capsys):

@@ -69,6 +69,12 @@ def markdown_report(results: dict) -> str:
         lines += [f"| {b['backend']} | {b['edit']['edit']['median_ms']:.2f} ({b['edit']['edit']['p90_ms']:.2f}) | "
                   f"{b['edit']['edit_png_to_png']['median_ms']:.2f} ({b['edit']['edit_png_to_png']['p90_ms']:.2f}) |"
                   for b in edits]
+        refined = [b for b in edits if b["edit"].get("edit_refined")]
+        for b in refined:  # the eager generator's forward and backward passes, whatever the backend
+            timing = b["edit"]["edit_refined"]
+            lines += ["", (f"With `--refine {timing['refine_steps']}` (that many optimisation steps on the latent "
+                           f"through the eager fp32 generator, whatever the backend): {timing['median_ms']:.2f} ms "
+                           f"({timing['p90_ms']:.2f}) per edit, measured with {b['backend']}.")]
     lines += ["", *targets_table(results)]
     if results.get("diffusion_peer"):
         lines += ["", *versus_table(results)]

@@ -77,6 +77,9 @@ def measure_batch(pipe: Pipeline, generator: torch.nn.Module, batch: int, timed:
     }
 
 
+REFINE_STEPS = 20  # the refined edit timed beside the plain one (docs/EDITING.md)
+
+
 def measure_edit(pipe: Pipeline, timed: dict) -> dict | None:
     """One edit of one image, warm (its words cached): from the image as read (SourceImage) to uint8 pixels, one
     image encoder pass and one generator pass; and from PNG bytes in to PNG bytes out. None: the model has no
@@ -93,7 +96,12 @@ def measure_edit(pipe: Pipeline, timed: dict) -> dict | None:
         return png_bytes(pipe.generate(request)[0], pipe.metadata(request)[0])
 
     pixels = time_call(lambda: pipe.generate(pipe.edit_request(image, prompts[1], source_prompt=prompts[0])), **timed)
-    return {"edit": pixels.as_dict(), "edit_png_to_png": time_call(edit_png, **timed).as_dict()}
+    timings = {"edit": pixels.as_dict(), "edit_png_to_png": time_call(edit_png, **timed).as_dict()}
+    if pipe.backend == "eager":  # refinement runs the eager generator whatever the backend: timed once
+        refined = pipe.edit_request(image, prompts[1], source_prompt=prompts[0], refine=REFINE_STEPS)
+        timings["edit_refined"] = {**time_call(lambda: pipe.generate(refined), **timed).as_dict(),
+                                   "refine_steps": REFINE_STEPS}
+    return timings
 
 
 def measure_backend(config: BenchConfig, backend: str) -> dict:
