@@ -133,6 +133,11 @@ def test_folder_halves_and_judge_pairs_are_disjoint(tmp_path):
     key = lambda batch: {image.tobytes() for image in batch}
     assert not key(halves.reference) & key(halves.second) and not key(pairs) & key(halves.reference)
     assert len(pairs) + 2 * n <= 90  # the broken file is skipped, never returned
+    # the judge's cache is named by what it trained on: beside smaller halves it saw images that these hold
+    smaller = real_source(str(tmp_path), 64, seed=0)
+    smaller.halves(5)
+    assert smaller.judge_key != source.judge_key and source.judge_key.startswith(source.key)
+    assert real_source("shapes", 64).judge_key == "shapes"
 
 
 @pytest.mark.slow

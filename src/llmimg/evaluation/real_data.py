@@ -56,7 +56,7 @@ class ShapesSource:
 
     def __init__(self, resolution: int, seed: int):
         self.resolution, self.seed = resolution, seed
-        self.key = "shapes"
+        self.key = self.judge_key = "shapes"  # the judge trains on the train split, whatever n
 
     def halves(self, n: int) -> Halves:
         scenes = shapes.sample_scenes("test-seen", 2 * n, self.seed)
@@ -132,6 +132,13 @@ class FolderSource:
     def per_caption(self, caption: str, k: int) -> np.ndarray:
         indices = [i for i in self.order if self.dataset.captions[i] == caption]
         return self._read(indices, k)[0]
+
+    @property
+    def judge_key(self) -> str:
+        """Names the cached judge and classifier by what they train on: with `judge_dataset`, that set; otherwise the
+        images after both halves, which depend on n (a judge trained beside halves of 300 has seen images that
+        halves of 1,000 hold). Call `halves` first."""
+        return self.key if self.judge_dataset is not None else f"{self.key}-after{self._used}"
 
     def judge_pairs(self, limit: int) -> tuple[np.ndarray, list[str]]:
         """Images outside both halves (call `halves` first), or from `judge_dataset`."""

@@ -166,7 +166,7 @@ def _real_features(key: str, resolution: int, config: EvalConfig, halves: Halves
 
 def _classifier(source, config: EvalConfig, device) -> nn.Module:
     """The dataset's class judge from the cache, or trained now on its real training pairs."""
-    key = (f"{source.key}-classifier-r{JUDGE_RESOLUTION}-steps{config.judge_steps}-pairs{config.judge_pairs}"
+    key = (f"{source.judge_key}-classifier-r{JUDGE_RESOLUTION}-steps{config.judge_steps}-pairs{config.judge_pairs}"
            f"-seed{config.seed}")
     classifier = build_classifier(len(source.classes)).to(device)
     if disk_cache.load_module(key, classifier):
@@ -184,7 +184,7 @@ def _classifier(source, config: EvalConfig, device) -> nn.Module:
 
 def _judge(source, config: EvalConfig, text_encoder: TextEncoder, device) -> ImageTextJudge:
     """The dataset's judge from the cache, or trained now on pairs outside both halves."""
-    key = (f"{source.key}-{text_encoder.name}-r{JUDGE_RESOLUTION}-steps{config.judge_steps}"
+    key = (f"{source.judge_key}-{text_encoder.name}-r{JUDGE_RESOLUTION}-steps{config.judge_steps}"
            f"-pairs{config.judge_pairs}-seed{config.seed}")
     judge = ImageTextJudge(text_encoder.dim).to(device)
     if disk_cache.load_module(key, judge):
