@@ -12,11 +12,9 @@ from __future__ import annotations
 import argparse
 import time
 
-from PIL import Image
-
 import llmimg.pipeline.edit as edit_module
 from llmimg.data import shapes
-from llmimg.evaluation.edits import evaluate_edits
+from llmimg.evaluation.edits import evaluate_edits, pipeline_edit
 from llmimg.pipeline.generate import Pipeline
 
 
@@ -28,14 +26,6 @@ def main() -> None:
     args = parser.parse_args()
     pipe = Pipeline.load(args.model)
     pictures, captions = shapes.generate("test-seen", args.n, seed=7)
-    latents = {}
-
-    def edit(picture, source, prompts, seeds, strength, refine):
-        key = (picture.tobytes(), source, refine, edit_module.REFINE_LR)
-        if key not in latents:
-            latents.clear()
-            latents[key] = pipe.encode(pipe.read_image(Image.fromarray(picture)), source, refine)
-        return pipe.sample(prompts, seeds, 64, latents[key], strength)
 
     def draw(prompts, seeds):
         return pipe.sample(prompts, seeds, 64)
@@ -46,7 +36,7 @@ def main() -> None:
         steps, lr = setting.split(":")
         edit_module.REFINE_LR = float(lr)
         start = time.perf_counter()
-        figures, _ = evaluate_edits(edit, draw, pictures, captions, 0, refine=int(steps))
+        figures, _ = evaluate_edits(pipeline_edit(pipe), draw, pictures, captions, 0, refine=int(steps))
         passed = figures["edit_pass"]
         print(f"| {steps} | {lr} | {figures['reconstruction_psnr']:.2f} dB | {100 * passed['one-object']['pass']:.1f}% "
               f"/ {100 * passed['two-object']['pass']:.1f}% | {100 * figures['centre_moved_at_most_3px']:.1f}% | "

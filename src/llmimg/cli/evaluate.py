@@ -13,7 +13,6 @@ Prints the summary table; --out writes report.json, report.md and its plots and 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shlex
 from pathlib import Path
 
@@ -37,9 +36,9 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> None:
     import torch
-    from PIL import Image
 
     from llmimg.evaluation.config import EvalConfig
+    from llmimg.evaluation.edits import pipeline_edit
     from llmimg.evaluation.report import summary_table, write_report
     from llmimg.evaluation.suite import Contestant, run_evaluation
     from llmimg.model_file import LoadedModel
@@ -60,16 +59,8 @@ def run(args: argparse.Namespace) -> None:
         def draw(prompts, seeds):
             return pipe.sample(prompts, seeds, config.batch_size)
 
-        latents = {}  # one encoding (and refinement) per (picture, words, steps): each is drawn three times
-
-        def edit(picture, source_prompt, prompts, seeds, strength, refine=0):
-            key = (hashlib.sha256(picture.tobytes()).hexdigest(), source_prompt, refine)
-            if key not in latents:
-                latents.clear()  # pictures come one at a time
-                latents[key] = pipe.encode(pipe.read_image(Image.fromarray(picture)), source_prompt, refine)
-            return pipe.sample(prompts, seeds, config.batch_size, latents[key], strength)
-
-        return Contestant(pipe.model.name, kind, draw, info, edit if pipe.model.encoder is not None else None)
+        edit = pipeline_edit(pipe, config.batch_size) if pipe.model.encoder is not None else None
+        return Contestant(pipe.model.name, kind, draw, info, edit)
 
     contestants = [contestant(pipe, "model", {"sha256": pipe.model.sha256, "family": pipe.config.family,
                                               "parameters": _parameters(pipe)}) for pipe in pipelines]

@@ -128,6 +128,23 @@ def grid_name(row: str) -> str:
     return "edits-" + (re.sub(r"[^a-z0-9]+", "-", row.lower()).strip("-") or "model") + ".png"
 
 
+def pipeline_edit(pipe, batch_size: int = 64) -> Edit:
+    """The Edit of a `Pipeline`: each picture encoded (and refined) once, however often `evaluate_edits` draws from
+    it (its reconstruction, variations and edit share the picture's latent)."""
+    from PIL import Image
+
+    latents = {}
+
+    def edit(picture, source_prompt, prompts, seeds, strength, refine=0):
+        key = (picture.tobytes(), source_prompt, refine)
+        if key not in latents:
+            latents.clear()  # pictures come one at a time
+            latents[key] = pipe.encode(pipe.read_image(Image.fromarray(picture)), source_prompt, refine)
+        return pipe.sample(prompts, seeds, batch_size, latents[key], strength)
+
+    return edit
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     mse = float(((a.astype(np.float64) - b.astype(np.float64)) ** 2).mean())
     return float(10 * np.log10(255.0**2 / max(mse, 1e-12)))
