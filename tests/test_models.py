@@ -220,13 +220,14 @@ def _slot_network_that_draws_and_learns(name: str):
     images = generator(noise, *text)
     assert images.shape == (2, 3, 32, 32) and torch.isfinite(images).all()
     critic(images, *text).sum().backward()
-    drawing = [p for name, p in generator.named_parameters() if "probe" not in name]  # probes: training only
+    # probes: training only; a learned prior's first layer: its last starts at zero, and the KL teaches it (below)
+    drawing = [p for name, p in generator.named_parameters() if "probe" not in name and "prior_moments.0" not in name]
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in drawing)
     return generator, noise, text
 
 
 @pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny", "slots7-tiny", "slots8-tiny",
-                                  "slots9-tiny", "slots10-tiny"])
+                                  "slots9-tiny", "slots10-tiny", "slots11-tiny", "slots12-tiny"])
 def test_every_slot_network_draws_and_learns(name):
     _slot_network_that_draws_and_learns(name)
 
@@ -496,3 +497,60 @@ def test_with_directions_from_the_words_the_relation_probed_is_that_direction():
     assert torch.allclose(relation, RELATION_SHARPNESS * torch.tensor([0.0, 0.0, 1.0, -1.0]).expand(2, 2, 4))
     with pytest.raises(ValueError, match="four directions"):
         preset("slots10-tiny", slot_probe=(6, 3, 2, 5))
+
+
+def test_a_learned_prior_starts_standard_and_the_posterior_sample_it_standardises_is_drawn_as_it_was():
+    """slots11 (learned_prior): the noise's prior N(mu, exp(logvar)) from the words starts as N(0, I) (the same
+    pictures as slots8 from the same weights); once it has moved, forward maps standard noise onto it, and a posterior
+    sample standardised by it (training.objectives.posterior_noise) is drawn exactly as slots8 draws the sample."""
+    from llmimg.text.encoder import TextEmbeddings
+    from llmimg.training.objectives import posterior_noise
+
+    torch.manual_seed(0)
+    generator, plain = build_generator(preset("slots11-tiny")), build_generator(preset("slots8-tiny"))
+    plain.load_state_dict({k: v for k, v in generator.state_dict().items() if not k.startswith("prior_moments")})
+    text, noise = _text(2), torch.randn(2, generator.config.noise_dim)
+    mu, logvar = generator.prior(*text)
+    assert mu.shape == logvar.shape == (2, generator.config.noise_dim) and not mu.any() and not logvar.any()
+    assert torch.allclose(generator(noise, *text), plain(noise, *text))
+    torch.nn.init.normal_(generator.prior_moments[-1].weight, std=0.3)
+    mu, logvar = generator.prior(*text)
+    assert mu.abs().min() > 0 and logvar.abs().min() > 0 and not torch.allclose(mu[0], mu[1])
+    assert torch.allclose(generator(noise, *text), plain(mu + torch.exp(0.5 * logvar) * noise, *text), atol=1e-5)
+    dim = generator.config.noise_dim
+    sample_mu, sample_logvar = torch.randn(2, dim), torch.full((2, dim), -2.0)
+    standard, prior = posterior_noise(generator, TextEmbeddings(*text), sample_mu, sample_logvar, noise)
+    assert torch.equal(prior[0], mu) and torch.equal(prior[1], logvar)
+    sample = sample_mu + torch.exp(0.5 * sample_logvar) * noise
+    assert torch.allclose(generator(standard, *text), plain(sample, *text), atol=1e-5)
+    unlearned = build_generator(preset("slots8-tiny"))
+    assert posterior_noise(unlearned, TextEmbeddings(*text), sample_mu, sample_logvar, noise)[1] is None
+    with pytest.raises(ValueError, match="learned_prior"):
+        preset("vae2-64", learned_prior=True)  # a slot generator's only
+
+
+def test_a_learned_prior_learns_from_the_kl_alone():
+    """The KL to the learned prior is the closed form (a known value), its gradient reaches the prior network, and
+    the reconstruction's does not: the decoder draws the posterior's sample whatever the prior (the CVAE's prior
+    network, Sohn et al. 2015, is fitted to the posterior, not to the pixels)."""
+    from llmimg.text.encoder import TextEmbeddings
+    from llmimg.training.losses import gaussian_kl, vae_losses
+    from llmimg.training.objectives import posterior_noise
+
+    prior = (torch.tensor([[0.0]]), torch.tensor([[math.log(4.0)]]))  # N(0, 4)
+    kl = gaussian_kl(torch.tensor([[1.0]]), torch.tensor([[0.0]]), prior)
+    assert kl.item() == pytest.approx(0.5 * (math.log(4.0) + (1.0 + 1.0) / 4.0 - 1.0))
+    assert torch.equal(gaussian_kl(torch.ones(1, 3), torch.zeros(1, 3), (torch.zeros(1, 3), torch.zeros(1, 3))),
+                       gaussian_kl(torch.ones(1, 3), torch.zeros(1, 3)))
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots11-tiny"))
+    torch.nn.init.normal_(generator.prior_moments[-1].weight, std=0.3)
+    text, noise = TextEmbeddings(*_text(2)), torch.randn(2, generator.config.noise_dim)
+    mu, logvar = torch.randn(2, generator.config.noise_dim), torch.zeros(2, generator.config.noise_dim)
+    standard, prior = posterior_noise(generator, text, mu, logvar, noise)
+    drawn = generator(standard, text.tokens, text.mask, text.pooled)
+    losses = vae_losses(drawn, torch.zeros_like(drawn), mu, logvar, free_bits=0.0, kl_weight=1.0, prior=prior)
+    (pixels,) = torch.autograd.grad(losses["reconstruction"], generator.prior_moments[-1].weight, retain_graph=True)
+    assert pixels.abs().max() < 1e-4
+    (fitted,) = torch.autograd.grad(losses["kl"], generator.prior_moments[-1].weight)
+    assert fitted.abs().max() > 1e-2

@@ -153,6 +153,18 @@ def test_slot_probe_weight_adds_the_reading_loss_and_needs_probes(tmp_path, text
         Trainer(_config(tmp_path, model="slots8-vae-tiny", slot_probe_weight=1.0), text_encoder)
 
 
+def test_the_reading_loss_starts_at_slot_probe_start(tmp_path, text_encoder):
+    """--slot-probe-start N: steps 0..N-1 have no reading loss (the probes get no gradient), step N has it."""
+    trainer = Trainer(_config(tmp_path, model="slots12-vae-tiny", slot_probe_weight=10.0, slot_probe_start=1),
+                      text_encoder)
+    images, captions = zip(*(trainer.dataset[i] for i in range(4)))
+    before = trainer.generator.probe.weight.detach().clone()
+    assert "probe" not in trainer.train_step(torch.stack(images), list(captions))
+    assert torch.equal(before, trainer.generator.probe.weight)
+    assert trainer.train_step(torch.stack(images), list(captions))["probe"] > 0
+    assert not torch.equal(before, trainer.generator.probe.weight)
+
+
 def test_bf16_defaults_to_what_the_device_computes_natively(tmp_path, text_encoder):
     from llmimg.device import native_bf16
 

@@ -68,3 +68,37 @@ def test_gan_can_start_from_a_trained_vae_decoder(tmp_path, text_encoder):
     assert trainer.model_config.family == "gan" and trainer.model_config.noise_dim == config.noise_dim
     for (name, value), expected in zip(trainer.generator.state_dict().items(), decoder.state_dict().values()):
         assert torch.equal(value, expected), name
+
+
+def test_a_learned_priors_encoder_loads_in_the_generators_standard_noise_and_saves_as_it_was(tmp_path):
+    """model_file: a model with a learned prior (slots11) loads its posterior encoder as a StandardisedPosterior, whose
+    latent the generator draws back as the raw posterior mean (what edits need), and saving the loaded model writes
+    the encoder's own tensors, not the wrapper's."""
+    from safetensors.torch import load_file
+
+    from llmimg.model_file import ENCODER_PREFIX, read_metadata
+    from llmimg.models.registry import build_encoder
+    from llmimg.models.vae import StandardisedPosterior
+
+    torch.manual_seed(3)
+    config = preset("slots11-vae-tiny")
+    generator, encoder = build_generator(config).eval(), build_encoder(config).eval()
+    torch.nn.init.normal_(generator.prior_moments[-1].weight, std=0.3)
+    path = tmp_path / "prior.safetensors"
+    save_model(path, generator, config, encoder=encoder)
+    loaded = load_model(path)
+    assert isinstance(loaded.encoder, StandardisedPosterior)
+    images = torch.rand(2, 3, 32, 32) * 2 - 1
+    tokens, mask, pooled = torch.randn(2, 5, 384), torch.ones(2, 5, dtype=torch.bool), torch.randn(2, 384)
+    with torch.no_grad():
+        raw_mu, raw_logvar = encoder(images, tokens, mask, pooled)
+        mu, logvar = loaded.encoder(images, tokens, mask, pooled)
+        prior_mu, prior_logvar = generator.prior(tokens, mask, pooled)
+        assert not torch.allclose(mu, raw_mu)
+        assert torch.allclose(prior_mu + torch.exp(0.5 * prior_logvar) * mu, raw_mu, atol=1e-5)
+        assert torch.allclose(logvar + prior_logvar, raw_logvar, atol=1e-5)
+        again = tmp_path / "again.safetensors"
+        save_model(again, loaded.generator, loaded.config, encoder=loaded.encoder)
+    first, second = load_file(str(path)), load_file(str(again))
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+    assert any(k.startswith(ENCODER_PREFIX) for k in second) and read_metadata(again)["encoder"] == "posterior"

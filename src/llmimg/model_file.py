@@ -22,6 +22,7 @@ from llmimg import __version__
 from llmimg.files import atomic_write
 from llmimg.models.config import ModelConfig
 from llmimg.models.registry import build_encoder, build_generator
+from llmimg.models.vae import StandardisedPosterior
 
 FORMAT = "llmimg-generator-v1"
 ENCODER_PREFIX = "encoder."  # the image encoder's tensors in the file, beside the generator's unprefixed ones
@@ -37,7 +38,8 @@ class LoadedModel:
     config: ModelConfig
     name: str  # file stem, e.g. "shapes64"
     sha256: str  # of the file, recorded in every generated PNG
-    encoder: nn.Module | None = None  # images (B, 3, R, R) + text -> (mu, logvar), each (B, noise_dim); or none
+    encoder: nn.Module | None = None  # images (B, 3, R, R) + text -> (mu, logvar), each (B, noise_dim), in the
+    # generator's standard noise (models.vae.StandardisedPosterior for a learned prior); or none
 
 
 def save_model(path: str | Path, generator: nn.Module, config: ModelConfig, extra: dict[str, str] | None = None,
@@ -47,6 +49,7 @@ def save_model(path: str | Path, generator: nn.Module, config: ModelConfig, extr
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = dict(generator.state_dict())
+    encoder = getattr(encoder, "posterior", encoder)  # a StandardisedPosterior (load_model) saves its encoder
     if encoder is not None:
         state.update({ENCODER_PREFIX + k: v for k, v in encoder.state_dict().items()})
     tensors = {k: v.detach().float().contiguous().cpu() for k, v in state.items()}
@@ -112,6 +115,8 @@ def load_model(path: str | Path) -> LoadedModel:
         if encoder_kind is not None:
             encoder = build_encoder(config)
             encoder.load_state_dict(encoder_tensors, strict=True)
+            if config.learned_prior:  # latents in the generator's standard noise, as it draws them
+                encoder = StandardisedPosterior(encoder, generator)
             encoder.eval()
     except (ValueError, RuntimeError) as error:
         raise ModelFileError(f"{path} does not match its own config: {str(error).splitlines()[0]}") from None

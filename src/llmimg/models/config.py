@@ -34,6 +34,7 @@ class ModelConfig:
     # whose direction it follows), or "own" (an output of its own, bounded: models/slots.py)
     slot_probe: tuple[int, ...] = ()  # training only: classes of each attribute probed from what a slot reads (the
     # last: its relation to the slot before, probed from its state), so a loss can teach reading (models/slots.py)
+    learned_prior: bool = False  # slots: z ~ N(mu(text), sigma(text)), learned by a VAE's KL (a CVAE's prior network)
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -63,6 +64,8 @@ class ModelConfig:
         if self.slot_probe and self.slot_direction == "words" and self.slot_probe[-1] != 4:
             raise ValueError(f"with slot_direction 'words' the relations probed are the four directions (left, "
                              f"right, above, below), got {self.slot_probe[-1]} relation classes")
+        if self.learned_prior and not self.slots:
+            raise ValueError("learned_prior is a slot generator's (slots > 0)")
         if self.critic_head_kernel not in (1, 3):
             raise ValueError(f"critic_head_kernel must be 1 or 3, got {self.critic_head_kernel}")
         if self.rgb_shuffle not in (1, 2, 4) or side // self.rgb_shuffle < 16:

@@ -103,6 +103,15 @@ PRESETS["slots9-tiny"] = replace(PRESETS["slots8-tiny"], slot_probe=(6, 3, 2, 4)
 # its VAE took the direction from the posterior's noise, and at prior noise the relation held in 2 of 8 scenes
 PRESETS["slots10-64"] = replace(PRESETS["slots9-64"], slot_direction="words")
 PRESETS["slots10-tiny"] = replace(PRESETS["slots9-tiny"], slot_direction="words")
+# slots11: slots8 whose noise has a prior of the words' (learned_prior): slots8 put the second object where the
+# posterior's noise said, which at N(0, I) noise is any side of the first whatever the relation (slots10, which took
+# the side from the words instead, stopped drawing the second object); a CVAE's prior network (Sohn et al. 2015)
+# learns from the KL which noise the posterior gives images of "to the left of", and samples from there
+PRESETS["slots11-64"] = replace(PRESETS["slots8-64"], learned_prior=True)
+PRESETS["slots11-tiny"] = replace(PRESETS["slots8-tiny"], learned_prior=True)
+# slots12: slots11 with slots9's probes (--slot-probe-weight)
+PRESETS["slots12-64"] = replace(PRESETS["slots11-64"], slot_probe=(6, 3, 2, 4))
+PRESETS["slots12-tiny"] = replace(PRESETS["slots11-tiny"], slot_probe=(6, 3, 2, 4))
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

@@ -37,6 +37,7 @@ MAX_DISTANCE = 2.0  # slot_distance "own": a slot stands at most this far from t
 # logits are the words' direction's cosine with each, times RELATION_SHARPNESS (0.96 for the right one when aligned)
 RELATION_AXES = ((-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
 RELATION_SHARPNESS = 5.0
+PRIOR_LOGVAR = (-6.0, 2.0)  # learned_prior: the prior's log-variance, clamped (a standard deviation of 0.05 to 2.7)
 
 
 def axis_fourier(offset: torch.Tensor) -> torch.Tensor:
@@ -114,6 +115,13 @@ class SlotGenerator(nn.Module):
         if by_words and own_distance:  # the distance's logit: starting as far as the where layer's (above)
             nn.init.constant_(self.spread.bias[0], -2.0)
         self.background = nn.Linear(width, 3)  # from the sentence
+        # learned_prior: the noise's prior from the sentence, N(mu, exp(logvar)), starting as N(0, I) (a zero last
+        # layer); forward's noise is standard and is moved onto it, so sampling and edits are unchanged
+        self.prior_moments = nn.Sequential(nn.Linear(width, width), nn.LeakyReLU(0.2),
+                                           nn.Linear(width, 2 * config.noise_dim)) if config.learned_prior else None
+        if self.prior_moments is not None:
+            nn.init.zeros_(self.prior_moments[-1].weight)
+            nn.init.zeros_(self.prior_moments[-1].bias)
         # training only (slot_probe): linear probes of each attribute from what a slot reads, and of its relation to
         # the slot before from its state; a loss on them (training.losses.slot_probe_loss) teaches each slot to read
         # its own object's words, which the pixels alone taught badly (slots8 cut the prompt inside the second
@@ -153,6 +161,17 @@ class SlotGenerator(nn.Module):
         read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
         return self.queries.to(words.dtype) + self.read_update(read), torch.sigmoid(PRESENCE_SHARPNESS * (mass - 0.5))
 
+    def prior(self, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor]:
+        """The noise's prior given the text: (mu, logvar), each (B, noise_dim); N(0, I) without learned_prior."""
+        if self.prior_moments is None:
+            zeros = pooled.new_zeros(pooled.shape[0], self.config.noise_dim)
+            return zeros, zeros
+        return self._prior(self.text(tokens, pooled)[1])
+
+    def _prior(self, sentence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        mu, logvar = self.prior_moments(sentence).chunk(2, dim=-1)
+        return mu, logvar.clamp(*PRIOR_LOGVAR)
+
     def probe_logits(self, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """slot_probe: per slot, the attribute probes' logits from what it reads (B, K, sum of slot_probe[:-1]), the
         relation probe's from its state (B, K, slot_probe[-1]; with slot_direction "words" from the direction the
@@ -190,6 +209,9 @@ class SlotGenerator(nn.Module):
         background colour (B, 3)."""
         words, sentence = self.text(tokens, pooled)
         slots = self.queries.shape[0]
+        if self.prior_moments is not None:  # standard noise onto the words' prior (a VAE's posterior sample comes
+            mu, logvar = self._prior(sentence)  # standardised by it: training.objectives.standardise)
+            noise = mu + torch.exp(0.5 * logvar) * noise
         own_noise = self.noise(noise).unflatten(1, (slots, -1))  # (B, K, C)
         (read, worded), sentence = self.read(words, mask, sentence), sentence[:, None].expand(-1, slots, -1)
         if self.noise_in_state:

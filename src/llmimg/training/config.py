@@ -31,6 +31,7 @@ class TrainConfig:
     # (--invert: the weight of the per-pixel reconstruction against the latent's likelihood)
     slot_probe_weight: float = 0.0  # > 0: teach a slot generator with probes (slot_probe) to read each object's words
     # from the dataset's object labels (shapes), with this weight
+    slot_probe_start: int = 0  # the step the probes' loss starts at: a slot generator first learns to place objects
     hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool | None = None  # bfloat16 autocast for the forward passes (default: where the device has native bf16)
@@ -57,7 +58,8 @@ class TrainConfig:
     def __post_init__(self):
         """One-line errors for values no run can use, where the config is made (CLI, recipes, Python)."""
         at_least = {"steps": 1, "batch_size": 1, "r1_every": 1, "log_every": 1, "keep_checkpoints": 1, "workers": 0,
-                    "sample_every": 0, "eval_every": 0, "eval_n": 0, "checkpoint_every": 0, "kl_warmup_steps": 0}
+                    "sample_every": 0, "eval_every": 0, "eval_n": 0, "checkpoint_every": 0, "kl_warmup_steps": 0,
+                    "slot_probe_start": 0}
         for name, least in at_least.items():
             if getattr(self, name) < least:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least {least}, got {getattr(self, name)}")

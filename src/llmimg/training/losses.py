@@ -42,17 +42,29 @@ def r1_penalty(critic, real: torch.Tensor, tokens, mask, pooled) -> torch.Tensor
     return gradient.pow(2).sum(dim=(1, 2, 3)).mean()
 
 
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor, prior: tuple[torch.Tensor, torch.Tensor] | None = None,
+                ) -> torch.Tensor:
+    """KL(N(mu, exp(logvar)) || prior) per row and dimension, (B, noise_dim); the prior (mu, logvar) N(0, I) by
+    default."""
+    if prior is None:
+        return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)
+    prior_mu, prior_logvar = prior
+    return 0.5 * (prior_logvar - logvar + (logvar.exp() + (mu - prior_mu).pow(2)) * torch.exp(-prior_logvar) - 1.0)
+
+
 def vae_losses(reconstruction: torch.Tensor, real: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-               free_bits: float, kl_weight: float, above_floor: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+               free_bits: float, kl_weight: float, above_floor: torch.Tensor | None = None,
+               prior: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     """Negative ELBO per image: squared error summed over pixels (a Gaussian decoder, variance 1/2) plus KL.
 
     Free bits (Kingma et al. 2016): each latent dimension's batch-mean KL counts as at least `free_bits` nats,
     so the encoder is not pushed to ignore z (posterior collapse); `kl_weight` ramps from 0 to 1 (KL annealing).
     reconstruction, real: (B, 3, R, R); mu, logvar: (B, noise_dim). above_floor: (noise_dim,) bool, which
-    dimensions' KL passes the floor; by default this batch's, with N processes the global batch's.
+    dimensions' KL passes the floor; by default this batch's, with N processes the global batch's. prior: a learned
+    prior's (mu, logvar), each (B, noise_dim) (a CVAE's prior network); N(0, I) by default.
     """
     squared_error = (reconstruction - real).pow(2).sum(dim=(1, 2, 3)).mean()
-    kl_per_dimension = 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).mean(dim=0)  # (noise_dim,)
+    kl_per_dimension = gaussian_kl(mu, logvar, prior).mean(dim=0)  # (noise_dim,)
     kl = kl_per_dimension.sum()
     if above_floor is None:
         above_floor = kl_per_dimension.detach() > free_bits

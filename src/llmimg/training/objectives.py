@@ -16,6 +16,7 @@ from llmimg.text.encoder import TextEmbeddings
 from llmimg.training.config import TrainConfig
 from llmimg.training.losses import (
     critic_hinge_loss,
+    gaussian_kl,
     generator_hinge_loss,
     inversion_losses,
     r1_penalty,
@@ -38,13 +39,26 @@ class StepInputs:
     slot_targets: torch.Tensor | None = None  # (b, K, attributes) what each slot should read (--slot-probe-weight)
 
 
-def probe_loss(generator: nn.Module, inputs: StepInputs) -> torch.Tensor | None:
-    """The slot generator's reading loss on this step's captions (None without slot targets)."""
-    if inputs.slot_targets is None:
+def probe_loss(generator: nn.Module, inputs: StepInputs, start: int = 0) -> torch.Tensor | None:
+    """The slot generator's reading loss on this step's captions (None without slot targets, or before step
+    `start`)."""
+    if inputs.slot_targets is None or inputs.step < start:
         return None
     text = inputs.text
     logits = generator.probe_logits(text.tokens, text.mask, text.pooled)
     return slot_probe_loss(*logits, inputs.slot_targets, generator.config.slot_probe)
+
+
+def posterior_noise(generator: nn.Module, text: TextEmbeddings, mu: torch.Tensor, logvar: torch.Tensor,
+                    noise: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor] | None]:
+    """A sample of the posterior N(mu, exp(logvar)) with the rows' own noise (the reparameterisation), as the
+    generator's standard noise; and the generator's learned prior (mu, logvar) for the KL (None: N(0, I)). A
+    generator with a learned prior moves its noise onto it (models/slots.py), so the sample is standardised by it."""
+    sample = mu + torch.exp(0.5 * logvar) * noise
+    if not generator.config.learned_prior:
+        return sample, None
+    prior_mu, prior_logvar = (part.float() for part in generator.prior(text.tokens, text.mask, text.pooled))
+    return (sample - prior_mu) * torch.exp(-0.5 * prior_logvar), (prior_mu, prior_logvar)
 
 
 def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, world: World) -> None:
@@ -84,10 +98,11 @@ class GanObjective:
         rows = reconstructed_rows(noise.shape[0])
         mu, logvar = self.encoder(inputs.real[:rows], text.tokens[:rows], text.mask[:rows], text.pooled[:rows])
         mu, logvar = mu.float(), logvar.float()
-        posterior = mu + torch.exp(0.5 * logvar) * noise[:rows]  # reparameterisation with the row's own noise
+        posterior, prior = posterior_noise(self.generator, text[:rows], mu, logvar, noise[:rows])
         fake = self.generator(torch.cat([posterior, noise[rows:]]), text.tokens, text.mask, text.pooled)
         kl_weight = self.config.kl_weight * min(1.0, (inputs.step + 1) / max(1, self.config.kl_warmup_steps))
-        losses = vae_losses(fake[:rows].float(), inputs.real[:rows], mu, logvar, self.config.free_bits, kl_weight)
+        losses = vae_losses(fake[:rows].float(), inputs.real[:rows], mu, logvar, self.config.free_bits, kl_weight,
+                            prior=prior)
         return fake, losses
 
     def step(self, inputs: StepInputs) -> dict[str, torch.Tensor]:
@@ -125,7 +140,7 @@ class GanObjective:
             generator_total = generator_total + config.reconstruction_weight * elbo["vae"] / pixels
             losses.update(reconstruction=elbo["reconstruction"] / pixels, kl=elbo["kl"])
         with autocast:
-            probe = probe_loss(self.generator, inputs)
+            probe = probe_loss(self.generator, inputs, config.slot_probe_start)
         if probe is not None:
             generator_total = generator_total + config.slot_probe_weight * probe
             losses["probe"] = probe
@@ -154,19 +169,19 @@ class VaeObjective:
         config, real, text = self.config, inputs.real, inputs.text
         with torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16):
             mu, logvar = self.encoder(real, text.tokens, text.mask, text.pooled)  # (B, noise_dim) each
-            z = mu.float() + torch.exp(0.5 * logvar.float()) * inputs.noise  # reparameterisation, noise ~ N(0, I)
+            mu, logvar = mu.float(), logvar.float()
+            z, prior = posterior_noise(self.decoder, text, mu, logvar, inputs.noise)  # noise ~ N(0, I)
             reconstruction = self.decoder(z, text.tokens, text.mask, text.pooled).float()
         kl_weight = config.kl_weight * min(1.0, (inputs.step + 1) / max(1, config.kl_warmup_steps))
         above_floor = None
         if self.world.active:  # free bits floor the global batch's mean KL per dimension, not each process's
-            local = (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).float().detach().mean(dim=0)
+            local = gaussian_kl(mu, logvar, prior).detach().mean(dim=0)
             global_mean = torch.tensor(all_sum(local.tolist(), self.world, local.device), device=local.device)
             above_floor = global_mean / self.world.size > config.free_bits
-        losses = vae_losses(reconstruction, real, mu.float(), logvar.float(), config.free_bits, kl_weight,
-                            above_floor)
+        losses = vae_losses(reconstruction, real, mu, logvar, config.free_bits, kl_weight, above_floor, prior)
         total = losses["vae"]
         with torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            probe = probe_loss(self.decoder, inputs)
+            probe = probe_loss(self.decoder, inputs, config.slot_probe_start)
         if probe is not None:
             total = total + config.slot_probe_weight * probe
             losses["probe"] = probe

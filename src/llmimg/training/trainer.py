@@ -171,7 +171,8 @@ class Trainer:
                                      caption_column=config.caption_column)
         if config.slot_probe_weight > 0 and model_config.slot_probe != getattr(self.dataset, "SLOT_CLASSES", None):
             raise ValueError(f"--slot-probe-weight needs a dataset with object labels (shapes) and a model whose "
-                             f"slot_probe matches them (slots9, slots10); got {config.data} and {config.model}")
+                             f"slot_probe matches them (slots9, slots10, slots12); got {config.data} and "
+                             f"{config.model}")
         if text_encoder is None:
             text_encoder = TextEncoder.load(config.text_encoder)
         self.text_encoder = TextEncoder(text_encoder.model, text_encoder.tokenizer, text_encoder.name,
