@@ -554,3 +554,28 @@ def test_a_learned_prior_learns_from_the_kl_alone():
     assert pixels.abs().max() < 1e-4
     (fitted,) = torch.autograd.grad(losses["kl"], generator.prior_moments[-1].weight)
     assert fitted.abs().max() > 1e-2
+
+
+def test_placement_logits_are_the_direction_from_the_slot_before_and_the_loss_ties_them_to_the_relation():
+    """slot_placement: the logits of slot k are RELATION_SHARPNESS x the cosine of (centre k - centre k-1) with each
+    of RELATION_AXES (slot 0's: zeros); the loss is their cross-entropy against the caption's relation (the last
+    target column, -1 ignored), low when the slot stands on the side the words say, and its gradient reaches the
+    layer that places the slots."""
+    from llmimg.models.slots import RELATION_AXES, RELATION_SHARPNESS
+    from llmimg.training.losses import slot_placement_loss
+
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots11-tiny"))
+    text, noise = _text(2), torch.randn(2, generator.config.noise_dim)
+    logits = generator.placement_logits(noise, *text)
+    centres = generator.layout(noise, *text)[1]
+    step = centres[:, 1] - centres[:, 0]
+    expected = RELATION_SHARPNESS * (step / step.norm(dim=-1, keepdim=True)) @ torch.tensor(RELATION_AXES).T
+    assert logits.shape == (2, 2, 4) and not logits[:, 0].any() and torch.allclose(logits[:, 1], expected, atol=1e-5)
+    said = logits[:, 1].argmax(-1)  # the side each second slot stands on, and the opposite side
+    right = torch.tensor([[[0, 0, 0, -1], [0, 0, 0, int(side)]] for side in said])
+    wrong = torch.tensor([[[0, 0, 0, -1], [0, 0, 0, int(side) ^ 1]] for side in said])  # left <-> right, up <-> down
+    assert slot_placement_loss(logits, right) < slot_placement_loss(logits, wrong)
+    assert slot_placement_loss(logits, torch.full((2, 2, 4), -1)) is None  # one-object captions: no relation
+    slot_placement_loss(logits, wrong).backward()
+    assert generator.where.weight.grad is not None and generator.where.weight.grad.abs().sum() > 0

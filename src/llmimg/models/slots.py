@@ -188,6 +188,17 @@ class SlotGenerator(nn.Module):
         relation = RELATION_SHARPNESS * direction @ direction.new_tensor(RELATION_AXES).T
         return self.probe(read), relation, presence
 
+    def placement_logits(self, noise, tokens, mask, pooled) -> torch.Tensor:
+        """Where each slot stands from the one before it, as relation logits (B, K, 4): RELATION_SHARPNESS x the
+        cosine of the direction between their centres with each of RELATION_AXES (the first slot's: zeros). A loss
+        on them against the caption's relations (training.losses.slot_placement_loss) ties the slots' order to the
+        picture's: slots8 placed the first-named object's slot on either object, and drew both in a mixed colour."""
+        centres = self.layout(noise, tokens, mask, pooled)[1].float()  # (B, K, 2)
+        step = centres[:, 1:] - centres[:, :-1]
+        direction = step / step.norm(dim=-1, keepdim=True).clamp(min=1e-6)
+        logits = RELATION_SHARPNESS * direction @ direction.new_tensor(RELATION_AXES).T  # (B, K - 1, 4)
+        return torch.cat([torch.zeros_like(logits[:, :1]), logits], dim=1)
+
     def compete(self, key: torch.Tensor, value: torch.Tensor, weight: torch.Tensor,
                 rounds: int = READ_ROUNDS) -> torch.Tensor:
         """Slot attention (Locatello et al. 2020) over the prompt's tokens: each token's attention is a softmax over

@@ -32,6 +32,8 @@ class TrainConfig:
     slot_probe_weight: float = 0.0  # > 0: teach a slot generator with probes (slot_probe) to read each object's words
     # from the dataset's object labels (shapes), with this weight
     slot_probe_start: int = 0  # the step the probes' loss starts at: a slot generator first learns to place objects
+    slot_placement_weight: float = 0.0  # VAE, > 0: score the direction from each slot to the next, at the posterior's
+    # and the prior's noise, against the caption's relation (shapes), with this weight (training.losses)
     hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool | None = None  # bfloat16 autocast for the forward passes (default: where the device has native bf16)
@@ -69,6 +71,7 @@ class TrainConfig:
         for name in ("beta1", "beta2", "ema_decay", "hard_negatives"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be in 0..1, got {getattr(self, name)}")
-        for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight", "slot_probe_weight"):
+        for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight", "slot_probe_weight",
+                     "slot_placement_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")

@@ -90,6 +90,16 @@ def slot_probe_loss(attribute_logits: torch.Tensor, relation_logits: torch.Tenso
     return torch.stack(terms).sum()
 
 
+def slot_placement_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor | None:
+    """How far the slots' layout is from the caption's relations: the cross-entropy of each slot's placement logits
+    (B, K, 4; models/slots.py placement_logits) against its relation to the slot before (targets (B, K, attributes),
+    the relation last, -1 where there is none). None when no row has a relation."""
+    relation = targets[..., -1]
+    if not (relation >= 0).any():
+        return None
+    return F.cross_entropy(logits.float().flatten(0, 1), relation.flatten(), ignore_index=-1)
+
+
 def inversion_losses(mu: torch.Tensor, logvar: torch.Tensor, noise: torch.Tensor, redrawn: torch.Tensor,
                      real: torch.Tensor) -> dict[str, torch.Tensor]:
     """An inversion encoder's losses (`llmimg train --invert`), on a batch of B generated images then B real ones.

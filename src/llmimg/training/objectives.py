@@ -20,6 +20,7 @@ from llmimg.training.losses import (
     generator_hinge_loss,
     inversion_losses,
     r1_penalty,
+    slot_placement_loss,
     slot_probe_loss,
     vae_losses,
 )
@@ -47,6 +48,18 @@ def probe_loss(generator: nn.Module, inputs: StepInputs, start: int = 0) -> torc
     text = inputs.text
     logits = generator.probe_logits(text.tokens, text.mask, text.pooled)
     return slot_probe_loss(*logits, inputs.slot_targets, generator.config.slot_probe)
+
+
+def placement_loss(generator: nn.Module, text: TextEmbeddings, noises: tuple[torch.Tensor, ...],
+                   slot_targets: torch.Tensor | None) -> torch.Tensor | None:
+    """A slot generator's layout against the captions' relations, averaged over `noises` (the posterior's sample and
+    the prior's noise: the encoder learns to place each named object's slot where the picture has it, the prior to
+    sample layouts the words say); None without slot targets or relations."""
+    if slot_targets is None:
+        return None
+    terms = [slot_placement_loss(generator.placement_logits(noise, text.tokens, text.mask, text.pooled), slot_targets)
+             for noise in noises]
+    return None if terms[0] is None else torch.stack(terms).mean()
 
 
 def posterior_noise(generator: nn.Module, text: TextEmbeddings, mu: torch.Tensor, logvar: torch.Tensor,
@@ -182,6 +195,11 @@ class VaeObjective:
         total = losses["vae"]
         with torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16):
             probe = probe_loss(self.decoder, inputs, config.slot_probe_start)
+            placement = placement_loss(self.decoder, text, (z, inputs.noise), inputs.slot_targets) \
+                if config.slot_placement_weight > 0 else None
+        if placement is not None:
+            total = total + config.slot_placement_weight * placement
+            losses["placement"] = placement
         if probe is not None:
             total = total + config.slot_probe_weight * probe
             losses["probe"] = probe

@@ -66,7 +66,7 @@ SAMPLE_PROMPTS = {
 }
 SAMPLE_SEEDS = 6
 # on the progress bar and the log line
-LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl", "probe", "latent")
+LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl", "probe", "placement", "latent")
 
 
 def ema_with_warmup(decay: float):
@@ -173,6 +173,11 @@ class Trainer:
             raise ValueError(f"--slot-probe-weight needs a dataset with object labels (shapes) and a model whose "
                              f"slot_probe matches them (slots9, slots10, slots12); got {config.data} and "
                              f"{config.model}")
+        if config.slot_placement_weight > 0 and (
+                not hasattr(self.dataset, "slot_targets") or model_config.family != "vae"
+                or model_config.slot_read == "compete" or model_config.slots < 2):
+            raise ValueError(f"--slot-placement-weight needs a dataset with object labels (shapes) and the VAE of a "
+                             f"slot network read in order (slots3 and later); got {config.data} and {config.model}")
         if text_encoder is None:
             text_encoder = TextEncoder.load(config.text_encoder)
         self.text_encoder = TextEncoder(text_encoder.model, text_encoder.tokenizer, text_encoder.name,
@@ -302,7 +307,7 @@ class Trainer:
         # every rank draws the global batch's noise and keeps its rows, so the RNG streams stay equal
         noise = torch.randn(total, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
         slot_targets = (self.dataset.slot_targets(list(captions), self.model_config.slots).to(self.device)
-                        if self.config.slot_probe_weight > 0 else None)
+                        if self.config.slot_probe_weight > 0 or self.config.slot_placement_weight > 0 else None)
         inputs = StepInputs(real, text[:batch], text[batch:], mismatched_valid,
                             max(sum(valid), 1) / self.world.size, noise[offset:offset + batch], self.step,
                             slot_targets)
