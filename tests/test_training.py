@@ -153,6 +153,19 @@ def test_slot_probe_weight_adds_the_reading_loss_and_needs_probes(tmp_path, text
         Trainer(_config(tmp_path, model="slots8-vae-tiny", slot_probe_weight=1.0), text_encoder)
 
 
+def test_the_placement_loss_trains_a_slot_vaes_layout_and_is_refused_elsewhere(tmp_path, text_encoder):
+    """--slot-placement-weight: a logged, finite loss on a slot network's VAE; a GAN, or a network whose slots do
+    not read in order, is refused in one line before anything trains."""
+    trainer = Trainer(_config(tmp_path, model="slots11-vae-tiny", slot_placement_weight=10.0, batch_size=8),
+                      text_encoder)
+    images, captions = zip(*(trainer.dataset[i] for i in range(8)))
+    losses = trainer.train_step(torch.stack(images), list(captions))
+    assert "placement" in losses and math.isfinite(losses["placement"]) and losses["placement"] > 0
+    for model in ("slots11-tiny", "slots2-vae-64"):
+        with pytest.raises(ValueError, match="slot-placement-weight"):
+            Trainer(_config(tmp_path, model=model, slot_placement_weight=1.0), text_encoder)
+
+
 def test_the_reading_loss_starts_at_slot_probe_start(tmp_path, text_encoder):
     """--slot-probe-start N: steps 0..N-1 have no reading loss (the probes get no gradient), step N has it."""
     trainer = Trainer(_config(tmp_path, model="slots12-vae-tiny", slot_probe_weight=10.0, slot_probe_start=1),

@@ -221,7 +221,7 @@ class SlotGenerator(nn.Module):
         words, sentence = self.text(tokens, pooled)
         slots = self.queries.shape[0]
         if self.prior_moments is not None:  # standard noise onto the words' prior (a VAE's posterior sample comes
-            mu, logvar = self._prior(sentence)  # standardised by it: training.objectives.standardise)
+            mu, logvar = self._prior(sentence)  # standardised by it: training.objectives.posterior_noise)
             noise = mu + torch.exp(0.5 * logvar) * noise
         own_noise = self.noise(noise).unflatten(1, (slots, -1))  # (B, K, C)
         (read, worded), sentence = self.read(words, mask, sentence), sentence[:, None].expand(-1, slots, -1)

@@ -40,10 +40,10 @@ class StepInputs:
     slot_targets: torch.Tensor | None = None  # (b, K, attributes) what each slot should read (--slot-probe-weight)
 
 
-def probe_loss(generator: nn.Module, inputs: StepInputs, start: int = 0) -> torch.Tensor | None:
-    """The slot generator's reading loss on this step's captions (None without slot targets, or before step
-    `start`)."""
-    if inputs.slot_targets is None or inputs.step < start:
+def probe_loss(generator: nn.Module, inputs: StepInputs, config: TrainConfig) -> torch.Tensor | None:
+    """The slot generator's reading loss on this step's captions (None without --slot-probe-weight or slot
+    targets, or before --slot-probe-start)."""
+    if config.slot_probe_weight <= 0 or inputs.slot_targets is None or inputs.step < config.slot_probe_start:
         return None
     text = inputs.text
     logits = generator.probe_logits(text.tokens, text.mask, text.pooled)
@@ -153,7 +153,7 @@ class GanObjective:
             generator_total = generator_total + config.reconstruction_weight * elbo["vae"] / pixels
             losses.update(reconstruction=elbo["reconstruction"] / pixels, kl=elbo["kl"])
         with autocast:
-            probe = probe_loss(self.generator, inputs, config.slot_probe_start)
+            probe = probe_loss(self.generator, inputs, config)
         if probe is not None:
             generator_total = generator_total + config.slot_probe_weight * probe
             losses["probe"] = probe
@@ -194,7 +194,7 @@ class VaeObjective:
         losses = vae_losses(reconstruction, real, mu, logvar, config.free_bits, kl_weight, above_floor, prior)
         total = losses["vae"]
         with torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16):
-            probe = probe_loss(self.decoder, inputs, config.slot_probe_start)
+            probe = probe_loss(self.decoder, inputs, config)
             placement = placement_loss(self.decoder, text, (z, inputs.noise), inputs.slot_targets) \
                 if config.slot_placement_weight > 0 else None
         if placement is not None:
