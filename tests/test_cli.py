@@ -200,3 +200,13 @@ def test_export_keeps_the_libraries_logs_quiet_without_verbose(tmp_path, tiny_mo
     loggers = re.findall(r"^\d\d:\d\d:\d\d \w+ (\S+):", result.stderr, re.MULTILINE)
     assert loggers and all(name.startswith("llmimg.") for name in loggers)  # no onnxscript, onnx_ir or root lines
     assert "pre-processing" not in result.stderr and "onnxscript" not in result.stdout + result.stderr
+
+
+def test_a_flags_help_is_its_whole_comment_continued_lines_included(capsys):
+    """A TrainConfig field's comment that runs onto comment lines below it is the flag's help in full."""
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "at the posterior's and the prior's noise, against the caption's relation (shapes)" in text
+    assert "Written with the generator to --out (default: None)" in text
+    assert "(default: 0.0) bfloat16" not in text and "dry run" not in text.split("--dry-run")[0][-80:]

@@ -227,7 +227,8 @@ def _slot_network_that_draws_and_learns(name: str):
 
 
 @pytest.mark.parametrize("name", ["slots4-tiny", "slots5-tiny", "slots6-tiny", "slots7-tiny", "slots8-tiny",
-                                  "slots9-tiny", "slots10-tiny", "slots11-tiny", "slots12-tiny"])
+                                  "slots9-tiny", "slots10-tiny", "slots11-tiny", "slots12-tiny", "slots13-tiny",
+                                  "slots14-tiny"])
 def test_every_slot_network_draws_and_learns(name):
     _slot_network_that_draws_and_learns(name)
 
@@ -579,3 +580,86 @@ def test_placement_logits_are_the_direction_from_the_slot_before_and_the_loss_ti
     assert slot_placement_loss(logits, torch.full((2, 2, 4), -1)) is None  # one-object captions: no relation
     slot_placement_loss(logits, wrong).backward()
     assert generator.where.weight.grad is not None and generator.where.weight.grad.abs().sum() > 0
+
+
+def test_render_of_the_layout_is_the_forward_pass():
+    """A slot generator's forward is its render of its layout, exactly (the matching loss renders layouts)."""
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots12-tiny")).eval()
+    text, noise = _text(2), torch.randn(2, generator.config.noise_dim)
+    assert torch.equal(generator(noise, *text), generator.render(*generator.layout(noise, *text)))
+
+
+def test_matching_draws_the_slots_in_the_order_the_picture_has_and_teaches_the_layout_it():
+    """slot_matching: given a picture drawn with the two slots' centres swapped, the matched reconstruction is that
+    picture and the order loss is the squared distance to the swapped centres, with a gradient to the layer that
+    places the slots; given the picture in the layout's own order, or words naming one object (the second slot
+    absent), the layout is kept and the order loss is 0."""
+    from llmimg.text.encoder import TextEmbeddings
+    from llmimg.training.objectives import matched_reconstruction
+
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots12-tiny"))
+    text, noise = TextEmbeddings(*_text(2)), torch.randn(2, generator.config.noise_dim)
+    state, centre, _, background = generator.layout(noise, text.tokens, text.mask, text.pooled)
+    layout = generator.layout
+    for second in (1.0, 0.0):  # two objects, then one
+        generator.layout = lambda *inputs, second=second: (*layout(*inputs)[:2], torch.tensor([[1.0, second]] * 2),
+                                                           layout(*inputs)[3])
+        present = torch.tensor([[1.0, second]] * 2)
+        with torch.no_grad():
+            kept = generator.render(state, centre, present, background)
+            swapped = generator.render(state, centre.flip(1), present, background)
+        assert not torch.allclose(kept, swapped, atol=1e-3)
+        picture, order = matched_reconstruction(generator, noise, text, kept)
+        assert torch.allclose(picture, kept, atol=1e-5) and order.item() == 0.0
+        picture, order = matched_reconstruction(generator, noise, text, swapped)
+        if second == 0.0:  # one object: nothing to match
+            assert torch.allclose(picture, kept, atol=1e-5) and order.item() == 0.0
+            continue
+        assert torch.allclose(picture, swapped, atol=1e-5)
+        distance = 2 * (centre[:, 0] - centre[:, 1]).pow(2).sum(-1).mean()
+        assert order.item() == pytest.approx(distance.item(), rel=1e-5) and order.item() > 0
+        order.backward()
+        assert generator.where.weight.grad is not None and generator.where.weight.grad.abs().sum() > 0
+
+
+def test_a_render_window_draws_each_object_in_its_square_and_nothing_outside():
+    """render_window W: a slot's pixels inside the W x W square nearest its centre are the whole canvas's render's
+    (the same function of the same offsets), the canvas outside it is the background's, and a window as large as
+    the canvas is the canvas render exactly; the drawer's and the layout's parameters get gradients."""
+    from dataclasses import replace
+
+    torch.manual_seed(0)
+    config = preset("slots12-tiny")  # 32 x 32
+    whole = build_generator(config).eval()
+    windowed = build_generator(replace(config, render_window=12)).eval()
+    windowed.load_state_dict(whole.state_dict())
+    text, noise = _text(3), torch.randn(3, config.noise_dim)
+    state, centre, _, background = whole.layout(noise, *text)
+    centre = torch.tensor([[[-0.5, 0.1], [0.9, -0.95]]] * 3)  # the second slot by the corner: its window clamped
+    for slot, first in ((0, (2, 12)), (1, (20, 0))):  # each slot alone; its window's first pixel (column, row)
+        alone = torch.nn.functional.one_hot(torch.tensor([slot] * 3), 2).float()
+        with torch.no_grad():
+            full, cut = (model.render(state, centre, alone, background) for model in (whole, windowed))
+        inside = torch.zeros(32, 32, dtype=torch.bool)
+        inside[first[1]:first[1] + 12, first[0]:first[0] + 12] = True
+        assert torch.allclose(cut[:, :, inside], full[:, :, inside], atol=1e-5)
+        outside = background[:, :, None].expand(-1, -1, int((~inside).sum()))
+        assert torch.allclose(cut[:, :, ~inside], outside, atol=1e-6)
+        if slot == 0:  # the whole canvas's render spills a little past the first slot's window (the one inside)
+            assert not torch.allclose(full[:, :, ~inside], outside, atol=1e-6)
+    canvas = build_generator(replace(config, render_window=32)).eval()
+    canvas.load_state_dict(whole.state_dict())
+    assert torch.equal(canvas(noise, *text), whole(noise, *text))
+    windowed.train()
+    windowed(noise, *text).square().mean().backward()
+    for layer in (windowed.draw[1], windowed.film, windowed.where, windowed.coordinates):
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("fields", [{"render_window": 16}, {"slots": 2, "render_window": 4},
+                                    {"slots": 2, "render_window": 65}])
+def test_a_render_window_is_a_slot_generators_and_fits_the_canvas(fields):
+    with pytest.raises(ValueError, match="render_window"):
+        ModelConfig(**{"resolution": 64, **fields})

@@ -166,6 +166,20 @@ def test_the_placement_loss_trains_a_slot_vaes_layout_and_is_refused_elsewhere(t
             Trainer(_config(tmp_path, model=model, slot_placement_weight=1.0), text_encoder)
 
 
+def test_the_matching_loss_trains_a_two_slot_vae_and_is_refused_elsewhere(tmp_path, text_encoder):
+    """--slot-matching-weight: a logged, finite order loss on a two-slot network's VAE; a GAN, a VAE with no slots,
+    or slots that compete for the words (no presence a slot) is refused in one line before anything trains."""
+    trainer = Trainer(_config(tmp_path, model="slots12-vae-tiny", slot_matching_weight=30.0, batch_size=8),
+                      text_encoder)
+    images, captions = zip(*(trainer.dataset[i] for i in range(8)))
+    losses = trainer.train_step(torch.stack(images), list(captions))
+    assert "order" in losses and math.isfinite(losses["order"]) and losses["order"] >= 0
+    assert math.isfinite(losses["reconstruction"]) and losses["reconstruction"] > 0
+    for model in ("slots12-tiny", "vae-tiny", "slots2-vae-64"):
+        with pytest.raises(ValueError, match="slot-matching-weight"):
+            Trainer(_config(tmp_path, model=model, slot_matching_weight=1.0), text_encoder)
+
+
 def test_the_reading_loss_starts_at_slot_probe_start(tmp_path, text_encoder):
     """--slot-probe-start N: steps 0..N-1 have no reading loss (the probes get no gradient), step N has it."""
     trainer = Trainer(_config(tmp_path, model="slots12-vae-tiny", slot_probe_weight=10.0, slot_probe_start=1),

@@ -13,12 +13,20 @@ from pathlib import Path
 
 
 def _field_comments(cls: type) -> dict[str, str]:
-    """The trailing `# comment` of each `name: type = default` line of a dataclass's source."""
-    comments = {}
+    """The trailing `# comment` of each `name: type = default` line of a dataclass's source, with the comment-only
+    lines right below it that continue it."""
+    comments, name = {}, None
     for line in inspect.getsource(cls).splitlines():
         match = re.match(r"\s+(\w+):.*?#\s*(.+)$", line)
         if match:
-            comments[match.group(1)] = match.group(2).strip()
+            name = match.group(1)
+            comments[name] = match.group(2).strip()
+            continue
+        more = re.match(r"\s+#\s*(.+)$", line)
+        if more and name is not None:
+            comments[name] += " " + more.group(1).strip()
+        else:
+            name = None
     return comments
 
 

@@ -35,6 +35,8 @@ class ModelConfig:
     slot_probe: tuple[int, ...] = ()  # training only: classes of each attribute probed from what a slot reads (the
     # last: its relation to the slot before, probed from its state), so a loss can teach reading (models/slots.py)
     learned_prior: bool = False  # slots: z ~ N(mu(text), sigma(text)), learned by a VAE's KL (a CVAE's prior network)
+    render_window: int = 0  # slots: each object drawn in a square of this many pixels around its centre, nothing of
+    # it outside (0: over the whole canvas); `shapes` objects are at most 24 px across
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -66,6 +68,9 @@ class ModelConfig:
                              f"right, above, below), got {self.slot_probe[-1]} relation classes")
         if self.learned_prior and not self.slots:
             raise ValueError("learned_prior is a slot generator's (slots > 0)")
+        if self.render_window and (not self.slots or not 8 <= self.render_window <= side):
+            raise ValueError(f"render_window is a slot generator's, from 8 pixels to the resolution ({side}), "
+                             f"got {self.render_window}")
         if self.critic_head_kernel not in (1, 3):
             raise ValueError(f"critic_head_kernel must be 1 or 3, got {self.critic_head_kernel}")
         if self.rgb_shuffle not in (1, 2, 4) or side // self.rgb_shuffle < 16:

@@ -112,6 +112,13 @@ PRESETS["slots11-tiny"] = replace(PRESETS["slots8-tiny"], learned_prior=True)
 # slots12: slots11 with slots9's probes (--slot-probe-weight)
 PRESETS["slots12-64"] = replace(PRESETS["slots11-64"], slot_probe=(6, 3, 2, 4))
 PRESETS["slots12-tiny"] = replace(PRESETS["slots11-tiny"], slot_probe=(6, 3, 2, 4))
+# slots13 / slots14: slots8 / slots12 drawing each object in the 32 x 32 square of pixels nearest its centre
+# (render_window): a quarter of the drawer's pixels for training and generation alike; the bundled slots8 model drew
+# the same pictures in it, to within 0.5 / 255 a pixel (docs/MODELS.md)
+PRESETS["slots13-64"] = replace(PRESETS["slots8-64"], render_window=32)
+PRESETS["slots13-tiny"] = replace(PRESETS["slots8-tiny"], render_window=16)
+PRESETS["slots14-64"] = replace(PRESETS["slots12-64"], render_window=32)
+PRESETS["slots14-tiny"] = replace(PRESETS["slots12-tiny"], render_window=16)
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

@@ -287,21 +287,40 @@ class SlotGenerator(nn.Module):
 
     def forward(self, noise, tokens, mask, pooled):
         # noise: (B, noise_dim), tokens: (B, T, text_dim), mask: (B, T), pooled: (B, text_dim) -> (B, 3, R, R)
-        state, centre, presence, background = self.layout(noise, tokens, mask, pooled)
-        side = self.config.resolution
-        axis = torch.linspace(-1.0, 1.0, side, device=noise.device, dtype=state.dtype)
-        offset_x, offset_y = (axis - centre[..., index, None].to(axis.dtype) for index in (0, 1))  # (B, K, R) each
-        columns, rows = self.axis_features(offset_x, 0), self.axis_features(offset_y, 1)  # (B, K, R, hidden)
+        return self.render(*self.layout(noise, tokens, mask, pooled))
+
+    def render(self, state: torch.Tensor, centre: torch.Tensor, presence: torch.Tensor,
+               background: torch.Tensor) -> torch.Tensor:
+        """A layout (`layout`'s outputs) -> images (B, 3, R, R): each slot's object drawn around its centre and laid
+        over the background in slot order. With a render_window W each slot is drawn in the W x W square of pixels
+        nearest its centre (W below: the canvas's side R without one) and nothing of it outside, then placed on the
+        canvas: a quarter of the drawer's work at W = 32 of 64."""
+        side, window = self.config.resolution, self.config.render_window or self.config.resolution
+        if window < side:  # the window's pixels, (B, K, 2, W): each slot's, x then y, nearest its centre on the canvas
+            start = ((centre.detach().float() + 1) * (side - 1) / 2 - (window - 1) / 2).round().clamp(0, side - window)
+            pixels = start[..., None] + torch.arange(window, device=state.device, dtype=start.dtype)
+            coordinates = (pixels * (2 / (side - 1)) - 1).to(state.dtype)
+            offset_x, offset_y = (coordinates[:, :, index] - centre[..., index, None].to(state.dtype)
+                                  for index in (0, 1))  # (B, K, W) each
+        else:
+            axis = torch.linspace(-1.0, 1.0, side, device=state.device, dtype=state.dtype)
+            offset_x, offset_y = (axis - centre[..., index, None].to(axis.dtype) for index in (0, 1))  # (B, K, R) each
+        columns, rows = self.axis_features(offset_x, 0), self.axis_features(offset_y, 1)  # (B, K, W, hidden)
         scale, shift = self.film(state).chunk(2, dim=-1)  # (B, K, hidden) each
         features = (rows[:, :, :, None] + columns[:, :, None, :]) * (1 + scale[:, :, None, None]) \
-            + shift[:, :, None, None]  # (B, K, R, R, hidden): pixel (row y, column x)
-        drawn = self.draw(features)  # (B, K, R, R, 4)
+            + shift[:, :, None, None]  # (B, K, W, W, hidden): pixel (row y, column x)
+        drawn = self.draw(features)  # (B, K, W, W, 4)
         # alpha starts as a soft disc around the centre (radius about a fifth of the image), so a slot's position
         # gets a gradient from the first step; the drawer learns the shape on top of it
-        squared = offset_y.pow(2)[..., :, None] + offset_x.pow(2)[..., None, :]  # (B, K, R, R)
+        squared = offset_y.pow(2)[..., :, None] + offset_x.pow(2)[..., None, :]  # (B, K, W, W)
         disc = BLOB_LOGIT - BLOB_FALLOFF * squared[..., None]
         colour = drawn[..., :3]
         alpha = torch.sigmoid(drawn[..., 3:] + disc) * presence[:, :, None, None, None]
+        if window < side:  # each window onto the canvas through 0/1 matrices (B, K, W, R) of its rows and columns
+            canvas = torch.arange(side, device=state.device, dtype=pixels.dtype)
+            rows_of, columns_of = ((pixels[:, :, index, :, None] == canvas).to(colour.dtype) for index in (1, 0))
+            placed = torch.einsum("bkiy,bkijc,bkjx->bkyxc", rows_of, torch.cat([colour, alpha], dim=-1), columns_of)
+            colour, alpha = placed[..., :3], placed[..., 3:]
         image = background[:, None, None, :].expand(-1, side, side, -1)  # (B, R, R, 3)
         for slot in range(colour.shape[1]):  # in slot order: a later slot covers an earlier one
             image = image * (1 - alpha[:, slot]) + colour[:, slot] * alpha[:, slot]

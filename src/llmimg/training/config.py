@@ -34,6 +34,8 @@ class TrainConfig:
     slot_probe_start: int = 0  # the step the probes' loss starts at: a slot generator first learns to place objects
     slot_placement_weight: float = 0.0  # VAE, > 0: score the direction from each slot to the next, at the posterior's
     # and the prior's noise, against the caption's relation (shapes), with this weight (training.losses)
+    slot_matching_weight: float = 0.0  # VAE of a two-slot network, > 0: reconstruct with the slots' centres in
+    # whichever order draws the picture better (set matching) and teach the layout that order with this weight
     hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool | None = None  # bfloat16 autocast for the forward passes (default: where the device has native bf16)
@@ -72,6 +74,6 @@ class TrainConfig:
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be in 0..1, got {getattr(self, name)}")
         for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight", "slot_probe_weight",
-                     "slot_placement_weight"):
+                     "slot_placement_weight", "slot_matching_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")

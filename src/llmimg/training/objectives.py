@@ -74,6 +74,32 @@ def posterior_noise(generator: nn.Module, text: TextEmbeddings, mu: torch.Tensor
     return (sample - prior_mu) * torch.exp(-0.5 * prior_logvar), (prior_mu, prior_logvar)
 
 
+def matched_reconstruction(decoder: nn.Module, noise: torch.Tensor, text: TextEmbeddings,
+                           real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """A two-slot generator's picture of `noise` with its slots' centres in whichever order draws `real` better
+    (set matching, as DETR's): the posterior of slots8 put the first-named object's slot on either object, so each
+    slot's squared-error-optimal colour was a mix of both (docs/MODELS.md). Returns the matched picture (B, 3, R, R)
+    and the squared distance of the layout's centres from the matched order's, batch mean (0 for rows kept, and for
+    rows whose words name one object), the loss that teaches the layout the matched order. Only the rows whose
+    words name two objects are drawn swapped (without gradients), and only those that swap are drawn again."""
+    state, centre, presence, background = decoder.layout(noise, text.tokens, text.mask, text.pooled)
+    picture = decoder.render(state, centre, presence, background)
+    two = (presence[:, 1] > 0.5).nonzero()[:, 0]
+    swapped, order = centre.flip(1), centre.new_zeros((), dtype=torch.float32)
+    if not two.numel():
+        return picture, order
+    with torch.no_grad():
+        error = lambda image: (image.float() - real[two]).pow(2).sum(dim=(1, 2, 3))
+        better = error(decoder.render(state[two], swapped[two], presence[two], background[two])) \
+            < error(picture[two])
+    rows = two[better]
+    if rows.numel():
+        redrawn = decoder.render(state[rows], swapped[rows], presence[rows], background[rows])
+        picture = picture.index_put((rows,), redrawn.to(picture.dtype))
+        order = (centre[rows].float() - swapped[rows].detach().float()).pow(2).sum() / centre.shape[0]
+    return picture, order
+
+
 def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, world: World) -> None:
     """Backward, average gradients over processes, update."""
     optimizer.zero_grad(set_to_none=True)
@@ -184,7 +210,11 @@ class VaeObjective:
             mu, logvar = self.encoder(real, text.tokens, text.mask, text.pooled)  # (B, noise_dim) each
             mu, logvar = mu.float(), logvar.float()
             z, prior = posterior_noise(self.decoder, text, mu, logvar, inputs.noise)  # noise ~ N(0, I)
-            reconstruction = self.decoder(z, text.tokens, text.mask, text.pooled).float()
+            if config.slot_matching_weight > 0:
+                reconstruction, order = matched_reconstruction(self.decoder, z, text, real)
+            else:
+                reconstruction, order = self.decoder(z, text.tokens, text.mask, text.pooled), None
+            reconstruction = reconstruction.float()
         kl_weight = config.kl_weight * min(1.0, (inputs.step + 1) / max(1, config.kl_warmup_steps))
         above_floor = None
         if self.world.active:  # free bits floor the global batch's mean KL per dimension, not each process's
@@ -197,6 +227,9 @@ class VaeObjective:
             probe = probe_loss(self.decoder, inputs, config)
             placement = placement_loss(self.decoder, text, (z, inputs.noise), inputs.slot_targets) \
                 if config.slot_placement_weight > 0 else None
+        if order is not None:
+            total = total + config.slot_matching_weight * order
+            losses["order"] = order
         if placement is not None:
             total = total + config.slot_placement_weight * placement
             losses["placement"] = placement

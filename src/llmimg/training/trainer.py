@@ -66,7 +66,7 @@ SAMPLE_PROMPTS = {
 }
 SAMPLE_SEEDS = 6
 # on the progress bar and the log line
-LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl", "probe", "placement", "latent")
+LOSSES_SHOWN = ("generator", "critic", "reconstruction", "kl", "probe", "placement", "order", "latent")
 
 
 def ema_with_warmup(decay: float):
@@ -178,6 +178,10 @@ class Trainer:
                 or model_config.slot_read == "compete" or model_config.slots < 2):
             raise ValueError(f"--slot-placement-weight needs a dataset with object labels (shapes) and the VAE of a "
                              f"slot network read in order (slots3 and later); got {config.data} and {config.model}")
+        if config.slot_matching_weight > 0 and (model_config.family != "vae" or model_config.slots != 2
+                                                or model_config.slot_read == "compete"):
+            raise ValueError(f"--slot-matching-weight needs the VAE of a two-slot network read in order (slots3 and "
+                             f"later); got {config.model}")
         if text_encoder is None:
             text_encoder = TextEncoder.load(config.text_encoder)
         self.text_encoder = TextEncoder(text_encoder.model, text_encoder.tokenizer, text_encoder.name,
