@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+from PIL import Image
 
 from llmimg.model_file import load_model
 from llmimg.training.config import TrainConfig
@@ -166,6 +167,28 @@ def test_the_placement_loss_trains_a_slot_vaes_layout_and_is_refused_elsewhere(t
             Trainer(_config(tmp_path, model=model, slot_placement_weight=1.0), text_encoder)
 
 
+def test_the_placement_loss_starts_at_its_step_and_can_score_the_prior_alone(tmp_path, text_encoder, monkeypatch):
+    """--slot-placement-start N: no placement loss before step N; --no-slot-placement-posterior: the layout is
+    scored at the prior's noise only (one noise, not the posterior's sample too)."""
+    from llmimg.training import objectives
+
+    scored = []
+    placement_loss = objectives.placement_loss
+    monkeypatch.setattr(objectives, "placement_loss",
+                        lambda decoder, text, noises, targets: scored.append(len(noises))
+                        or placement_loss(decoder, text, noises, targets))
+    for posterior, noises in ((True, 2), (False, 1)):
+        trainer = Trainer(_config(tmp_path / str(posterior), model="slots15-vae-tiny", slot_placement_weight=10.0,
+                                  slot_placement_start=1, slot_placement_posterior=posterior, batch_size=8),
+                          text_encoder)
+        images, captions = zip(*(trainer.dataset[i] for i in range(8)))
+        scored.clear()
+        assert "placement" not in trainer.train_step(torch.stack(images), list(captions))
+        assert "placement" in trainer.train_step(torch.stack(images), list(captions)) and scored == [noises]
+    with pytest.raises(ValueError, match="slot-placement-start"):
+        _config(tmp_path, slot_placement_start=-1)
+
+
 def test_the_matching_loss_trains_a_two_slot_vae_and_is_refused_elsewhere(tmp_path, text_encoder):
     """--slot-matching-weight: a logged, finite order loss on a two-slot network's VAE; a GAN, a VAE with no slots,
     or slots that compete for the words (no presence a slot) is refused in one line before anything trains."""
@@ -178,6 +201,18 @@ def test_the_matching_loss_trains_a_two_slot_vae_and_is_refused_elsewhere(tmp_pa
     for model in ("slots12-tiny", "vae-tiny", "slots2-vae-64"):
         with pytest.raises(ValueError, match="slot-matching-weight"):
             Trainer(_config(tmp_path, model=model, slot_matching_weight=1.0), text_encoder)
+    trainer = Trainer(_config(tmp_path / "relation", model="slots15-vae-tiny", slot_matching_weight=30.0,
+                              slot_matching_by="relation", batch_size=8), text_encoder)
+    assert math.isfinite(trainer.train_step(torch.stack(images), list(captions))["order"])
+    with pytest.raises(ValueError, match="slot-matching-by"):
+        _config(tmp_path, slot_matching_by="words")
+    folder = tmp_path / "folder"  # a folder of captioned images has no object labels to read a relation from
+    for name in ("sneaker", "sandal"):
+        (folder / name).mkdir(parents=True)
+        Image.new("RGB", (16, 16), "white").save(folder / name / "a.png")
+    with pytest.raises(ValueError, match="slot-matching-by relation needs a dataset with object labels"):
+        Trainer(_config(tmp_path, data=str(folder), model="slots15-vae-tiny", slot_matching_weight=1.0,
+                        slot_matching_by="relation"), text_encoder)
 
 
 def test_the_reading_loss_starts_at_slot_probe_start(tmp_path, text_encoder):

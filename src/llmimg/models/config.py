@@ -37,6 +37,8 @@ class ModelConfig:
     learned_prior: bool = False  # slots: z ~ N(mu(text), sigma(text)), learned by a VAE's KL (a CVAE's prior network)
     render_window: int = 0  # slots: each object drawn in a square of this many pixels around its centre, nothing of
     # it outside (0: over the whole canvas); `shapes` objects are at most 24 px across
+    slot_look: str = "state"  # what a slot's drawing reads: "state" (its words and the whole sentence, as its place
+    # does), or "words" (its own words alone, through a layer of its own: the sentence names every object)
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -66,6 +68,10 @@ class ModelConfig:
         if self.slot_probe and self.slot_direction == "words" and self.slot_probe[-1] != 4:
             raise ValueError(f"with slot_direction 'words' the relations probed are the four directions (left, "
                              f"right, above, below), got {self.slot_probe[-1]} relation classes")
+        if self.slot_look not in ("state", "words") or (self.slot_look == "words" and (
+                self.slot_read == "compete" or self.slot_noise != "where")):
+            raise ValueError(f"slot_look must be 'state' or 'words' (with slots read in order and slot_noise "
+                             f"'where'), got {self.slot_look!r}")
         if self.learned_prior and not self.slots:
             raise ValueError("learned_prior is a slot generator's (slots > 0)")
         if self.render_window and (not self.slots or not 8 <= self.render_window <= side):

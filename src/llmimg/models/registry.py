@@ -119,6 +119,10 @@ PRESETS["slots13-64"] = replace(PRESETS["slots8-64"], render_window=32)
 PRESETS["slots13-tiny"] = replace(PRESETS["slots8-tiny"], render_window=16)
 PRESETS["slots14-64"] = replace(PRESETS["slots12-64"], render_window=32)
 PRESETS["slots14-tiny"] = replace(PRESETS["slots12-tiny"], render_window=16)
+# slots15: slots14 drawing each object from its own words alone (slot_look "words"): slots14 drew the first-named
+# object in the first slot about half the time whatever the relation, so its relations were at chance
+PRESETS["slots15-64"] = replace(PRESETS["slots14-64"], slot_look="words")
+PRESETS["slots15-tiny"] = replace(PRESETS["slots14-tiny"], slot_look="words")
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

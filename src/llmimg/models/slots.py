@@ -114,6 +114,11 @@ class SlotGenerator(nn.Module):
         self.spread = nn.Linear(width, 2) if by_words else None  # from the slot's noise: extra distance, turn
         if by_words and own_distance:  # the distance's logit: starting as far as the where layer's (above)
             nn.init.constant_(self.spread.bias[0], -2.0)
+        # slot_look "words": the drawing's state from the slot's own words alone (the sentence names every object:
+        # slots14 drew the first-named object in either slot, its place following the words, so half the relations
+        # came out mirrored; docs/MODELS.md, run AE)
+        self.look = nn.Sequential(nn.Linear(width, width), nn.LeakyReLU(0.2), nn.Linear(width, width),
+                                  nn.LeakyReLU(0.2)) if config.slot_look == "words" else None
         self.background = nn.Linear(width, 3)  # from the sentence
         # learned_prior: the noise's prior from the sentence, N(mu, exp(logvar)), starting as N(0, I) (a zero last
         # layer); forward's noise is standard and is moved onto it, so sampling and edits are unchanged
@@ -216,8 +221,8 @@ class SlotGenerator(nn.Module):
         return slots
 
     def layout(self, noise, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Per slot: its state (B, K, C), centre (B, K, 2) in [-1, 1], presence (B, K) in (0, 1); and the
-        background colour (B, 3)."""
+        """Per slot: the state its drawing reads (B, K, C), centre (B, K, 2) in [-1, 1], presence (B, K) in (0, 1);
+        and the background colour (B, 3)."""
         words, sentence = self.text(tokens, pooled)
         slots = self.queries.shape[0]
         if self.prior_moments is not None:  # standard noise onto the words' prior (a VAE's posterior sample comes
@@ -243,7 +248,8 @@ class SlotGenerator(nn.Module):
             else:
                 step = self.step_by_words(state[:, slot], own_noise[:, slot], centres[-1])
             centres.append(self.place_after(centres[-1], step))
-        return state, torch.stack(centres, dim=1), worded, background
+        look = state if self.look is None else self.look(read)
+        return look, torch.stack(centres, dim=1), worded, background
 
     def step_by_words(self, state: torch.Tensor, own_noise: torch.Tensor, before: torch.Tensor) -> torch.Tensor:
         """slot_direction "words": the step (B, 2) from the slot before, its direction from the slot's state and the

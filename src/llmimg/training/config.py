@@ -34,8 +34,12 @@ class TrainConfig:
     slot_probe_start: int = 0  # the step the probes' loss starts at: a slot generator first learns to place objects
     slot_placement_weight: float = 0.0  # VAE, > 0: score the direction from each slot to the next, at the posterior's
     # and the prior's noise, against the caption's relation (shapes), with this weight (training.losses)
+    slot_placement_start: int = 0  # the step the placement loss starts at
+    slot_placement_posterior: bool = True  # score the layout at the posterior's noise too (False: the prior's only)
     slot_matching_weight: float = 0.0  # VAE of a two-slot network, > 0: reconstruct with the slots' centres in
     # whichever order draws the picture better (set matching) and teach the layout that order with this weight
+    slot_matching_by: str = "pixels"  # the order: "pixels" (whichever draws the picture better), or "relation" (the
+    # words': the second slot on the side of the first that the caption's relation says; shapes)
     hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool | None = None  # bfloat16 autocast for the forward passes (default: where the device has native bf16)
@@ -63,7 +67,7 @@ class TrainConfig:
         """One-line errors for values no run can use, where the config is made (CLI, recipes, Python)."""
         at_least = {"steps": 1, "batch_size": 1, "r1_every": 1, "log_every": 1, "keep_checkpoints": 1, "workers": 0,
                     "sample_every": 0, "eval_every": 0, "eval_n": 0, "checkpoint_every": 0, "kl_warmup_steps": 0,
-                    "slot_probe_start": 0}
+                    "slot_probe_start": 0, "slot_placement_start": 0}
         for name, least in at_least.items():
             if getattr(self, name) < least:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least {least}, got {getattr(self, name)}")
@@ -73,6 +77,8 @@ class TrainConfig:
         for name in ("beta1", "beta2", "ema_decay", "hard_negatives"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be in 0..1, got {getattr(self, name)}")
+        if self.slot_matching_by not in ("pixels", "relation"):
+            raise ValueError(f"--slot-matching-by must be pixels or relation, got {self.slot_matching_by!r}")
         for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight", "slot_probe_weight",
                      "slot_placement_weight", "slot_matching_weight"):
             if getattr(self, name) < 0:

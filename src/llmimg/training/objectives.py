@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from llmimg.distributed import SINGLE, World, all_sum, average_gradients
+from llmimg.models.slots import RELATION_AXES
 from llmimg.text.encoder import TextEmbeddings
 from llmimg.training.config import TrainConfig
 from llmimg.training.losses import (
@@ -74,14 +75,22 @@ def posterior_noise(generator: nn.Module, text: TextEmbeddings, mu: torch.Tensor
     return (sample - prior_mu) * torch.exp(-0.5 * prior_logvar), (prior_mu, prior_logvar)
 
 
-def matched_reconstruction(decoder: nn.Module, noise: torch.Tensor, text: TextEmbeddings,
-                           real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def matched_reconstruction(decoder: nn.Module, noise: torch.Tensor, text: TextEmbeddings, real: torch.Tensor,
+                           relation: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """A two-slot generator's picture of `noise` with its slots' centres in whichever order draws `real` better
     (set matching, as DETR's): the posterior of slots8 put the first-named object's slot on either object, so each
     slot's squared-error-optimal colour was a mix of both (docs/MODELS.md). Returns the matched picture (B, 3, R, R)
     and the squared distance of the layout's centres from the matched order's, batch mean (0 for rows kept, and for
     rows whose words name one object), the loss that teaches the layout the matched order. Only the rows whose
-    words name two objects are drawn swapped (without gradients), and only those that swap are drawn again."""
+    words name two objects are drawn swapped (without gradients), and only those that swap are drawn again, their
+    centres held fixed: the layout learns the order from the order loss alone (the swapped drawing's gradient had
+    held it in the unmatched order, the order loss at 0.5 all run; docs/MODELS.md, runs AB-AF).
+
+    With `relation` (B,), each row's second slot's relation to the first (an index of models.slots.RELATION_AXES, -1:
+    none), the order is the words' instead: a row swaps when its second slot stands on the other side of the first
+    from the one the relation says. The pixels' order leaves which slot draws which object free, and slots14 drew
+    the first-named object in either slot (docs/MODELS.md, runs AE, AF); the words' order puts the first-named
+    object's slot where the picture has that object, so the drawing learns which object each slot is."""
     state, centre, presence, background = decoder.layout(noise, text.tokens, text.mask, text.pooled)
     picture = decoder.render(state, centre, presence, background)
     two = (presence[:, 1] > 0.5).nonzero()[:, 0]
@@ -89,12 +98,17 @@ def matched_reconstruction(decoder: nn.Module, noise: torch.Tensor, text: TextEm
     if not two.numel():
         return picture, order
     with torch.no_grad():
-        error = lambda image: (image.float() - real[two]).pow(2).sum(dim=(1, 2, 3))
-        better = error(decoder.render(state[two], swapped[two], presence[two], background[two])) \
-            < error(picture[two])
+        if relation is not None:
+            axis = centre.new_tensor(RELATION_AXES)[relation[two].clamp(min=0)]
+            step = (centre[two, 1] - centre[two, 0]).to(axis.dtype)
+            better = (relation[two] >= 0) & ((step * axis).sum(-1) < 0)
+        else:
+            error = lambda image: (image.float() - real[two]).pow(2).sum(dim=(1, 2, 3))
+            better = error(decoder.render(state[two], swapped[two], presence[two], background[two])) \
+                < error(picture[two])
     rows = two[better]
     if rows.numel():
-        redrawn = decoder.render(state[rows], swapped[rows], presence[rows], background[rows])
+        redrawn = decoder.render(state[rows], swapped[rows].detach(), presence[rows], background[rows])
         picture = picture.index_put((rows,), redrawn.to(picture.dtype))
         order = (centre[rows].float() - swapped[rows].detach().float()).pow(2).sum() / centre.shape[0]
     return picture, order
@@ -211,7 +225,9 @@ class VaeObjective:
             mu, logvar = mu.float(), logvar.float()
             z, prior = posterior_noise(self.decoder, text, mu, logvar, inputs.noise)  # noise ~ N(0, I)
             if config.slot_matching_weight > 0:
-                reconstruction, order = matched_reconstruction(self.decoder, z, text, real)
+                relation = inputs.slot_targets[:, 1, -1] \
+                    if config.slot_matching_by == "relation" and inputs.slot_targets is not None else None
+                reconstruction, order = matched_reconstruction(self.decoder, z, text, real, relation)
             else:
                 reconstruction, order = self.decoder(z, text.tokens, text.mask, text.pooled), None
             reconstruction = reconstruction.float()
@@ -225,8 +241,9 @@ class VaeObjective:
         total = losses["vae"]
         with torch.autocast(real.device.type, dtype=torch.bfloat16, enabled=config.bf16):
             probe = probe_loss(self.decoder, inputs, config)
-            placement = placement_loss(self.decoder, text, (z, inputs.noise), inputs.slot_targets) \
-                if config.slot_placement_weight > 0 else None
+            noises = (z, inputs.noise) if config.slot_placement_posterior else (inputs.noise,)
+            placement = placement_loss(self.decoder, text, noises, inputs.slot_targets) \
+                if config.slot_placement_weight > 0 and inputs.step >= config.slot_placement_start else None
         if order is not None:
             total = total + config.slot_matching_weight * order
             losses["order"] = order

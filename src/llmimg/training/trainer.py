@@ -182,6 +182,10 @@ class Trainer:
                                                 or model_config.slot_read == "compete"):
             raise ValueError(f"--slot-matching-weight needs the VAE of a two-slot network read in order (slots3 and "
                              f"later); got {config.model}")
+        if config.slot_matching_weight > 0 and config.slot_matching_by == "relation" and not hasattr(
+                self.dataset, "slot_targets"):
+            raise ValueError(f"--slot-matching-by relation needs a dataset with object labels (shapes); got "
+                             f"{config.data}")
         if text_encoder is None:
             text_encoder = TextEncoder.load(config.text_encoder)
         self.text_encoder = TextEncoder(text_encoder.model, text_encoder.tokenizer, text_encoder.name,
@@ -311,7 +315,8 @@ class Trainer:
         # every rank draws the global batch's noise and keeps its rows, so the RNG streams stay equal
         noise = torch.randn(total, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
         slot_targets = (self.dataset.slot_targets(list(captions), self.model_config.slots).to(self.device)
-                        if self.config.slot_probe_weight > 0 or self.config.slot_placement_weight > 0 else None)
+                        if self.config.slot_probe_weight > 0 or self.config.slot_placement_weight > 0
+                        or self.config.slot_matching_by == "relation" else None)
         inputs = StepInputs(real, text[:batch], text[batch:], mismatched_valid,
                             max(sum(valid), 1) / self.world.size, noise[offset:offset + batch], self.step,
                             slot_targets)
