@@ -655,6 +655,22 @@ def test_matching_by_the_relation_swaps_the_slots_standing_on_the_wrong_side():
     assert order.item() == pytest.approx(distance.item(), rel=1e-5)
 
 
+def test_an_exact_presence_is_0_for_an_empty_segment_and_1_from_one_word():
+    """slot_presence "exact": the sigmoid's 0.018 (empty) and 0.982 (one word) become 0 and 1, half a word stays
+    one half, it rises with the words claimed in between and passes a gradient there."""
+    from llmimg.models.slots import segment_presence
+
+    mass = torch.tensor([0.0, 0.25, 0.5, 0.75, 1.0, 2.0], requires_grad=True)
+    soft, exact = segment_presence(mass), segment_presence(mass, "exact")
+    assert soft[0].item() == pytest.approx(0.0180, abs=1e-4) and soft[4].item() == pytest.approx(0.9820, abs=1e-4)
+    assert exact[0].item() == 0.0 and exact[4].item() == pytest.approx(1.0, abs=1e-6) and exact[5].item() == 1.0
+    assert exact[2].item() == pytest.approx(0.5) and bool((exact[1:5].diff() > 0).all())
+    exact[1:4].sum().backward()
+    assert bool((mass.grad[1:4] > 0).all())
+    with pytest.raises(ValueError, match="slot_presence"):
+        preset("slots2-64", slot_presence="exact")  # slots that compete for the words have no segments
+
+
 def test_a_slot_that_looks_by_its_own_words_does_not_read_the_sentence():
     """slot_look "words": what a slot draws is a function of its own words (the segment it reads), so another
     sentence vector with the same words changes where the slots stand but not what they draw; with "state" it

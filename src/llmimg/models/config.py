@@ -39,6 +39,8 @@ class ModelConfig:
     # it outside (0: over the whole canvas); `shapes` objects are at most 24 px across
     slot_look: str = "state"  # what a slot's drawing reads: "state" (its words and the whole sentence, as its place
     # does), or "words" (its own words alone, through a layer of its own: the sentence names every object)
+    slot_presence: str = "sigmoid"  # read in order, a slot's presence from its segment's words: "sigmoid" (of
+    # 8 x (words - 1/2): 0.02 for an empty segment), or "exact" (that rescaled: 0 for an empty segment, 1 from one word)
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -72,6 +74,10 @@ class ModelConfig:
                 self.slot_read == "compete" or self.slot_noise != "where")):
             raise ValueError(f"slot_look must be 'state' or 'words' (with slots read in order and slot_noise "
                              f"'where'), got {self.slot_look!r}")
+        if self.slot_presence not in ("sigmoid", "exact") or (self.slot_presence == "exact"
+                                                               and self.slot_read == "compete"):
+            raise ValueError(f"slot_presence must be 'sigmoid' or 'exact' (with slots read in order), "
+                             f"got {self.slot_presence!r}")
         if self.learned_prior and not self.slots:
             raise ValueError("learned_prior is a slot generator's (slots > 0)")
         if self.render_window and (not self.slots or not 8 <= self.render_window <= side):

@@ -123,6 +123,10 @@ PRESETS["slots14-tiny"] = replace(PRESETS["slots12-tiny"], render_window=16)
 # object in the first slot about half the time whatever the relation, so its relations were at chance
 PRESETS["slots15-64"] = replace(PRESETS["slots14-64"], slot_look="words")
 PRESETS["slots15-tiny"] = replace(PRESETS["slots14-tiny"], slot_look="words")
+# slots16: slots15 whose empty segment has presence 0, not 0.02 (slot_presence "exact"): slots15 drew a pale ghost
+# of a second object beside every one-object prompt
+PRESETS["slots16-64"] = replace(PRESETS["slots15-64"], slot_presence="exact")
+PRESETS["slots16-tiny"] = replace(PRESETS["slots15-tiny"], slot_presence="exact")
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

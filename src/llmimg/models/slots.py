@@ -16,6 +16,8 @@ Fourier features), and the objects are laid over a background colour with their 
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -65,6 +67,17 @@ def segment_claims(boundary: torch.Tensor, weight: torch.Tensor, slots: int) -> 
     number = torch.arange(slots, device=place.device, dtype=place.dtype)
     claims = torch.exp(-(place[:, None, :] - number[None, :, None]).pow(2) / (2 * SEGMENT_WIDTH**2))
     return claims * weight[:, None, :]
+
+
+def segment_presence(mass: torch.Tensor, kind: str = "sigmoid") -> torch.Tensor:
+    """How present a slot is from how many words its segment claims (any shape, in (0, 1)): sigmoid(8 (mass - 1/2)),
+    0.018 for an empty segment and 0.982 for one word; "exact" rescales that to 0 and 1 there (clamped beyond):
+    slots15's 0.02 was drawn as a pale ghost of a whole second object beside every one-object prompt."""
+    presence = torch.sigmoid(PRESENCE_SHARPNESS * (mass - 0.5))
+    if kind == "sigmoid":
+        return presence
+    floor = 1.0 / (1.0 + math.exp(PRESENCE_SHARPNESS / 2))
+    return ((presence - floor) / (1.0 - 2.0 * floor)).clamp(0.0, 1.0)
 
 
 class SlotGenerator(nn.Module):
@@ -164,7 +177,7 @@ class SlotGenerator(nn.Module):
         claims = segment_claims(boundary, weight, self.queries.shape[0])  # (B, K, T)
         mass = claims.sum(-1)  # (B, K): how many tokens each segment holds
         read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
-        return self.queries.to(words.dtype) + self.read_update(read), torch.sigmoid(PRESENCE_SHARPNESS * (mass - 0.5))
+        return self.queries.to(words.dtype) + self.read_update(read), segment_presence(mass, self.config.slot_presence)
 
     def prior(self, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor]:
         """The noise's prior given the text: (mu, logvar), each (B, noise_dim); N(0, I) without learned_prior."""

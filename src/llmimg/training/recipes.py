@@ -43,7 +43,7 @@ _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_w
 VAE_OF = {f"gan{version}-{size}": f"vae{version}-{size}" for version in ("2", "3") for size in ("64", "tiny")}
 # (a literal, not read off models.registry: `llmimg --help` builds this module's choices without importing torch)
 VAE_OF.update({f"{name}-{size}": f"{name}-vae-{size}" for size in ("64", "tiny")
-               for name in ("slots", *(f"slots{version}" for version in range(2, 16)))
+               for name in ("slots", *(f"slots{version}" for version in range(2, 17)))
                if (name, size) != ("slots2", "tiny")})
 
 
