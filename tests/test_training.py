@@ -213,6 +213,11 @@ def test_the_matching_loss_trains_a_two_slot_vae_and_is_refused_elsewhere(tmp_pa
     with pytest.raises(ValueError, match="slot-matching-by relation needs a dataset with object labels"):
         Trainer(_config(tmp_path, data=str(folder), model="slots15-vae-tiny", slot_matching_weight=1.0,
                         slot_matching_by="relation"), text_encoder)
+    # without matching the setting has nothing to order, and no labels are asked of the folder
+    trainer = Trainer(_config(tmp_path / "unmatched", data=str(folder), model="slots15-vae-tiny",
+                              slot_matching_by="relation", batch_size=2), text_encoder)
+    images, captions = zip(*(trainer.dataset[i] for i in range(2)))
+    assert math.isfinite(trainer.train_step(torch.stack(images), list(captions))["reconstruction"])
 
 
 def test_the_reading_loss_starts_at_slot_probe_start(tmp_path, text_encoder):

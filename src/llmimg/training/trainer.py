@@ -316,7 +316,8 @@ class Trainer:
         noise = torch.randn(total, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
         slot_targets = (self.dataset.slot_targets(list(captions), self.model_config.slots).to(self.device)
                         if self.config.slot_probe_weight > 0 or self.config.slot_placement_weight > 0
-                        or self.config.slot_matching_by == "relation" else None)
+                        or (self.config.slot_matching_weight > 0 and self.config.slot_matching_by == "relation")
+                        else None)
         inputs = StepInputs(real, text[:batch], text[batch:], mismatched_valid,
                             max(sum(valid), 1) / self.world.size, noise[offset:offset + batch], self.step,
                             slot_targets)
