@@ -51,13 +51,15 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     figure, axes = plt.subplots(1, len(PANELS), figsize=(4 * len(PANELS), 3.4), sharey=True)
-    for spec in args.runs:
+    colours = plt.get_cmap("tab10" if len(args.runs) <= 10 else "tab20").colors  # one colour a run, none repeated
+    for index, spec in enumerate(args.runs):
         parts = spec.split(":")
         path, label = parts[0], parts[1] if len(parts) > 1 else parts[0]
         offset = float(parts[2]) if len(parts) > 2 else 0.0
         seconds_per_step = float(parts[3]) if len(parts) > 3 else None
         for axis, (xs, values) in zip(axes, read_curves(path, args.x, seconds_per_step).values()):
-            axis.plot([x + offset for x in xs], values, label=label)
+            axis.plot([x + offset for x in xs], values, label=label, color=colours[index % len(colours)],
+                      linewidth=2.2 if index == len(args.runs) - 1 else 1.2)  # the last run: the shipped one
     for axis, panel in zip(axes, PANELS):
         axis.set_title(panel, fontsize=9)
         axis.set_xlabel("wall-clock minutes (2 CPU cores)" if args.x == "minutes" else "training step")

@@ -99,6 +99,8 @@ def test_a_faithful_editor_scores_high_and_one_that_changes_nothing_scores_nothi
     assert bad["centre_moved_median_px"] == 0.0 and bad["centres_found"] > good["centres_found"] * 0.5
     assert sum(group["n"] for group in bad["centre_by_group"].values()) == bad["centres_found"]
     assert set(bad["centre_by_group"]) == {"one-object", "two-object"}
+    assert sum(edit["n"] for edit in bad["centre_by_edit"].values()) == bad["centres_found"]
+    assert {key.split()[0] for key in bad["centre_by_edit"]} == {"one-object", "two-object"}
     assert bad["reconstruction_psnr"] > 100 and bad["random_latent_psnr"] < 30  # a placed-anew scene differs
     assert bad["variation_diversity"] == 0.0 < bad["plain_diversity"] and bad["variation_pass"] == 1.0
 

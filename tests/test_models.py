@@ -671,6 +671,93 @@ def test_an_exact_presence_is_0_for_an_empty_segment_and_1_from_one_word():
         preset("slots2-64", slot_presence="exact")  # slots that compete for the words have no segments
 
 
+def test_presence_exact_in_eval_is_the_sigmoid_in_training_and_exact_in_eval():
+    """slot_presence "exact-in-eval" (slots17): training mode reads presence as slots15 does (an empty segment keeps
+    0.018, so its drawing learns), eval mode as slots16 does (0: no ghost), from the same words."""
+    from llmimg.models.slots import segment_presence
+
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots17-tiny"))
+    words, sentence = generator.text(*_text(3)[::2])
+    mask = _text(3)[1]
+    with torch.no_grad():
+        soft = generator.train().read(words, mask, sentence)[1]
+        exact = generator.eval().read(words, mask, sentence)[1]
+    floor = segment_presence(torch.zeros(()))
+    assert torch.allclose(exact, ((soft - floor) / (1 - 2 * floor)).clamp(0, 1), atol=1e-6)
+    assert bool((exact[:, 1] < soft[:, 1]).all())  # the second segment, nearly empty at initialisation: fainter
+    assert preset("slots17-64").slot_presence == "exact-in-eval"
+
+
+def test_a_word_gated_shut_changes_neither_what_a_slot_reads_nor_its_presence():
+    """slot_word_gate (slots18): a word whose gate is shut is read as if the prompt did not have it (the same read,
+    the same presence, for prompts whose extra words stand after the scene's and take no cut); open gates start at
+    0.98, so a fresh network reads as slots17 does but for that scale; the gate gets the reading's gradient."""
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots18-tiny")).eval()
+    words, mask, pooled = _text(2)
+    mask[0, 4:] = True
+    words_, sentence = generator.text(words, pooled)
+    shut = torch.full((2, 7, 1), 30.0)
+    shut[:, 5:] = -30.0  # the last two words: "..., nothing else"
+    generator.word_gate.forward = lambda normed: shut
+    cut = generator.boundary.forward  # where the cuts fall is not the gate's: held off the extra words here
+    generator.boundary.forward = lambda normed: cut(normed).index_fill(1, torch.tensor([5, 6]), -1e4)
+    with torch.no_grad():
+        read, presence = generator.read(words_, mask, sentence)
+        short = mask.clone()
+        short[:, 5:] = False
+        read_short, presence_short = generator.read(words_, short, sentence)
+    assert torch.allclose(read, read_short, atol=1e-5) and torch.allclose(presence, presence_short, atol=1e-5)
+    del generator.word_gate.forward, generator.boundary.forward
+    plain = build_generator(preset("slots17-tiny")).eval()
+    plain.load_state_dict(generator.state_dict(), strict=False)
+    with torch.no_grad():
+        mass = generator.read(words_, mask, sentence)[1], plain.read(words_, mask, sentence)[1]
+    assert not torch.equal(*mass) and torch.allclose(*mass, atol=0.05)
+    generator.train().read(words_, mask, sentence)[0].square().mean().backward()
+    assert generator.word_gate.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="slot_word_gate"):
+        preset("slots2-64", slot_word_gate=True)
+
+
+def test_hard_alpha_in_eval_covers_a_pixel_wholly_or_not_at_all():
+    """slot_alpha "hard-in-eval" (slots19): in eval mode each pixel is the background's colour or a slot's, nothing
+    between, covered where the soft coverage passes 1/2; training mode blends as "soft" does, so training is the
+    same; with a gradient wanted the hard picture passes the soft coverage's gradient (straight through)."""
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots19-tiny"))
+    soft = build_generator(preset("slots18-tiny"))
+    soft.load_state_dict(generator.state_dict())
+    noise, text = torch.randn(2, generator.config.noise_dim), _text(2)
+    state, centre, _, background = generator.layout(noise, *text)
+    colour = torch.tensor([0.5, -0.5, 0.0])
+    generator.draw.forward = soft.draw.forward = lambda features: torch.cat(
+        [colour.expand(*features.shape[:-1], 3), torch.zeros_like(features[..., :1])], dim=-1)
+    one = torch.tensor([[1.0, 0.0]] * 2)  # the first slot alone: covered where its disc's logit is above 0
+    with torch.no_grad():
+        hard_image = generator.eval().render(state, centre, one, background)
+        soft_image = soft.eval().render(state, centre, one, background)
+        trained = generator.train().render(state, centre, one, background)
+    is_colour = (hard_image - colour[None, :, None, None]).abs().amax(1) < 1e-6
+    is_background = (hard_image - background[:, :, None, None]).abs().amax(1) < 1e-6
+    assert bool((is_colour | is_background).all()) and bool(is_colour.any())
+    side = generator.config.resolution
+    axis = torch.linspace(-1, 1, side)
+    inside = (axis[None, :, None] - centre[:, 0, 1, None, None]).pow(2) \
+        + (axis[None, None, :] - centre[:, 0, 0, None, None]).pow(2) < 2.0 / 40.0  # BLOB_LOGIT / BLOB_FALLOFF
+    assert torch.equal(is_colour, inside)
+    assert torch.allclose(trained, soft_image, atol=1e-6) and not torch.allclose(trained, hard_image, atol=1e-3)
+    # where a gradient is wanted (an edit's refinement), the soft coverage's reaches the centre
+    centre = centre.detach().requires_grad_(True)
+    drawn = generator.eval().render(state.detach(), centre, one, background.detach())
+    assert torch.allclose(drawn, hard_image, atol=1e-5)
+    (drawn - soft_image).square().sum().backward()
+    assert centre.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="slot_alpha"):
+        preset("gan2-64", slot_alpha="hard-in-eval")
+
+
 def test_a_slot_that_looks_by_its_own_words_does_not_read_the_sentence():
     """slot_look "words": what a slot draws is a function of its own words (the segment it reads), so another
     sentence vector with the same words changes where the slots stand but not what they draw; with "state" it

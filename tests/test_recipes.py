@@ -12,7 +12,7 @@ from llmimg.training.recipes import RECIPES, VAE_OF, stages
 from llmimg.training.trainer import Trainer, train
 
 # each recipe's networks: (VAE stage, GAN stage or None), and the tiny presets of the same networks
-NETWORKS = {"shapes": (("slots15-vae-64", None), "slots15-tiny"),
+NETWORKS = {"shapes": (("slots19-vae-64", None), "slots19-tiny"),
             "fashion": (("vae2-64", "gan2-64"), "gan2-tiny"), "emoji": (("vae2-64", "gan2-64"), "gan2-tiny")}
 
 
@@ -38,7 +38,7 @@ def test_each_recipe_runs_one_step_of_each_stage_on_a_tiny_preset(tmp_path, name
 @pytest.mark.slow
 def test_a_one_stage_recipe_ships_its_vae_and_steps_set_its_length(tmp_path):
     out = tmp_path / "run"
-    assert main(["train", "--recipe", "shapes", "--model", "slots15-tiny", "--steps", "2", "--batch-size", "4",
+    assert main(["train", "--recipe", "shapes", "--model", "slots19-tiny", "--steps", "2", "--batch-size", "4",
                  "--eval-n", "2", "--out", str(out)]) == 0
     assert json.loads((out / "vae" / "train_config.json").read_text())["steps"] == 2
     assert not (out / "gan").exists()

@@ -41,13 +41,19 @@ def test_training_wordings_are_fixed_paraphrases_of_their_caption():
         assert [wording.training_caption(caption, v) for v in range(len(wordings))] == list(wordings)
     # fixed values: a change of templates or of the seeding shows here (and would change every training run)
     assert wording.training_wordings("a large red circle") == (
-        "a large red circle", "a large red disc", "red circle, large", "one big red disc", "a red circle that is large")
+        "a large red circle", "a big ruby circle", "crimson orb, big", "one enormous ruby circle",
+        "a red disc that is big", "create a big cherry circle", "a large cherry disc, clean vector art",
+        "a scene of a cherry sphere. massive.", "create one cherry sphere that is massive clean vector art")
     assert wording.training_wordings("a small blue square to the left of a large yellow triangle") == (
         "a small blue square to the left of a large yellow triangle",
-        "a little blue square to the left of a large yellow triangle",
-        "a little blue tile placed left of a large yellow triangle",
-        "to the left of a big yellow triangle there is a little blue square",
-        "a big yellow triangle right of a little blue square")
+        "a petite blue cube to the left of a big yellow triangle",
+        "a petite cobalt square placed left of a big golden triangle",
+        "left of an enormous yellow triangle there is a miniature navy cube",
+        "an enormous yellow cone right of a petite blue tile",
+        "a picture of a petite blue square to the left of a big yellow cone",
+        "a miniature cobalt tile placed to the left of a big yellow triangle, nothing else",
+        "to the left of a big golden triangle there is a miniature navy tile nothing else",
+        "render an enormous yellow triangle right of a small navy cube, nothing else")
     with pytest.raises(ValueError, match="variant"):
         wording.training_caption("a large red circle", wording.TRAIN_VARIANTS + 1)
 
@@ -67,11 +73,11 @@ def test_swapped_wordings_use_the_inverse_relation():
         scene = shapes.parse_caption(caption)
         if scene.relation is None:
             continue
-        swapped = wording.training_wordings(caption)[4]  # template 3: the second object named first
-        first_colour, second_colour = (obj.colour for obj in scene.objects)
-        assert swapped.index(second_colour) < swapped.index(first_colour)
-        inverse_words = wording.TRAIN_SYNONYMS[wording.INVERSE[scene.relation]][1:]
-        assert any(f" {word} " in swapped for word in inverse_words), swapped
+        for variant in (4, 8):  # templates 3 and 7: the second object named first (its colour word, or a synonym)
+            swapped = wording.training_wordings(caption)[variant]
+            assert wording.mention_order(swapped, scene) == (1, 0), swapped
+            inverse_words = wording.TRAIN_SYNONYMS[wording.INVERSE[scene.relation]][1:]
+            assert any(f" {word} " in swapped for word in inverse_words), swapped
 
 
 def test_every_wording_maps_back_to_one_caption():
@@ -107,6 +113,28 @@ def test_heldout_prompts_are_worded_as_no_training_caption_is():
                                                           "beneath", "higher", "farther", "side"}
 
 
+def test_heldout_synonyms_are_found_as_whole_words_and_phrases():
+    assert wording.heldout_synonyms_in("Can you paint a scarlet pyramid? Make it tiny.") == ["tiny", "pyramid",
+                                                                                            "scarlet"]
+    assert wording.heldout_synonyms_in("a ball higher up than a box") == ["ball", "box", "higher up than"]
+    assert wording.heldout_synonyms_in("please draw a small red circle, on a white background") == []
+    assert wording.heldout_synonyms_in("a boxer") == []  # a word, not a substring
+
+
+def test_training_fillers_share_no_word_with_the_heldout_templates():
+    """The words around a scene in training wordings (TRAIN_PREFIXES, TRAIN_SUFFIXES) are none of the held-out
+    templates' own ("please draw", "on a white background", "can you", "make it", ...): the held-out set still asks
+    for fillers no training wording has. Training wordings 5-8 carry them."""
+    grammar = wording.vocabulary(shapes.all_captions("train") + shapes.all_captions("test-heldout"))
+    synonyms = wording.vocabulary(s for words in wording.HELDOUT_SYNONYMS.values() for s in words)
+    heldout_template_words = wording.vocabulary(p for p, _ in HELDOUT) - grammar - synonyms
+    assert {"please", "draw", "image", "white", "background", "want", "paint", "make"} <= heldout_template_words
+    fillers = wording.vocabulary(wording.TRAIN_PREFIXES + wording.TRAIN_SUFFIXES)
+    assert not fillers & heldout_template_words
+    worded = wording.training_wordings("a small blue square to the left of a large yellow triangle")[5:]
+    assert all(any(f in w for f in wording.TRAIN_PREFIXES + wording.TRAIN_SUFFIXES) for w in worded)
+
+
 def test_heldout_prompts_name_the_colours_and_shapes_of_their_caption():
     """A meaning check: every size, colour and shape word of a prompt maps back to its caption's."""
     back = {s: canonical for canonical, words in wording.HELDOUT_SYNONYMS.items() for s in words if " " not in s}
@@ -136,6 +164,9 @@ def test_wording_metric_separates_reading_the_caption_from_reading_the_prompt():
     report = evaluate_wording(canonical_reader, seed=0, limit=10)
     assert report["all"] == report["one-object"] == {"n": 10, "wording": 0.0, "canonical": 1.0, "ratio": 0.0}
     assert report["two-object"] == {"n": 0, "wording": None, "canonical": None, "ratio": None}
+    with_synonym = sum(bool(wording.heldout_synonyms_in(prompt)) for prompt, _ in HELDOUT[:10])
+    assert 0 < with_synonym < 10  # both groups: the rows split between them
+    assert report["held-out synonym"]["n"] == with_synonym and report["no held-out synonym"]["n"] == 10 - with_synonym
     assert "| m | one-object | 10 | 0.0% | 100.0% | 0.00 |" in format_wording_table([{"name": "m", "wording": report}])
     with pytest.raises(ValueError, match="no wording rows"):
         evaluate_wording(canonical_reader, limit=0)
@@ -174,9 +205,9 @@ def test_slot_targets_follow_the_order_each_wording_names_the_objects():
     blue, yellow = [2, 1, 0], [3, 2, 1]
     left, right = shapes.RELATIONS.index("to the left of"), shapes.RELATIONS.index("to the right of")
     for variant, text in enumerate(wording.training_wordings(caption)):
-        named_first = text.index("blue") < text.index("yellow")
+        named_first = variant in (0, 1, 2, 5, 6)  # 3, 4, 7, 8: templates 2, 3, 6, 7 ("left of a golden ... navy")
         expected = [blue + [-1], yellow + [right]] if named_first else [yellow + [-1], blue + [left]]
         assert wording.slot_targets(text, scene, slots=2) == expected, (variant, text)
     assert not named_first  # the last template names the second object first
-    one = ShapesDataset("train", caption_variants=4).slot_targets(["red circle, large"], slots=2)
+    one = ShapesDataset("train", caption_variants=4).slot_targets(["crimson orb, big"], slots=2)
     assert one.tolist() == [[[0, 0, 1, -1], [-1, -1, -1, -1]]]

@@ -2,7 +2,8 @@
 
 Real prompts vary; the contract's captions (docs/SHAPES.md) do not. `training_caption(caption, variant)` gives a
 caption's variant-th training wording: 0 is the caption itself, 1..TRAIN_VARIANTS are paraphrases built from a few
-templates and the synonyms of TRAIN_SYNONYMS, the same on every machine (seeded by crc32, never `hash()`). The
+templates and the synonyms of TRAIN_SYNONYMS (variants 5-8 also with words around the scene that say nothing about
+it, from TRAIN_PREFIXES and TRAIN_SUFFIXES), the same on every machine (seeded by crc32, never `hash()`). The
 held-out set (wording_heldout.tsv, made by benchmarks/make_wording_set.py) words the same scenes with
 HELDOUT_SYNONYMS and other templates, none of which any training wording uses: a model that draws those prompts
 right has generalised from the language model, not memorised our phrasing.
@@ -24,21 +25,34 @@ from llmimg.data import shapes
 from llmimg.data.shapes import ShapeObject, parse_caption
 from llmimg.text.prompt import normalise_prompt
 
-TRAIN_VARIANTS = 4  # paraphrased training wordings per caption, besides the canonical caption (variant 0)
+TRAIN_VARIANTS = 8  # paraphrased training wordings per caption, besides the canonical caption (variant 0)
 HELDOUT_FILE = Path(__file__).with_name("wording_heldout.tsv")
 
 # canonical word -> the words a training wording may use for it (the canonical word first)
 TRAIN_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "small": ("small", "little"),
-    "large": ("large", "big"),
-    "circle": ("circle", "disc"),
-    "square": ("square", "tile"),
-    "triangle": ("triangle",),
-    "to the left of": ("to the left of", "left of"),
-    "to the right of": ("to the right of", "right of"),
-    "above": ("above", "over"),
-    "below": ("below", "under"),
+    "small": ("small", "little", "miniature", "petite"),
+    "large": ("large", "big", "massive", "enormous"),
+    "circle": ("circle", "disc", "orb", "sphere"),
+    "square": ("square", "tile", "cube"),
+    "triangle": ("triangle", "wedge", "cone"),
+    "red": ("red", "crimson", "ruby", "cherry"),
+    "green": ("green", "emerald", "lime"),
+    "blue": ("blue", "navy", "cobalt", "sapphire"),
+    "yellow": ("yellow", "golden", "lemon"),
+    "purple": ("purple", "plum", "lilac", "mauve"),
+    "cyan": ("cyan", "aqua", "teal"),
+    "to the left of": ("to the left of", "left of", "west of"),
+    "to the right of": ("to the right of", "right of", "east of"),
+    "above": ("above", "over", "north of"),
+    "below": ("below", "under", "south of"),
 }
+# Words around a scene that say nothing about it (variants 5-8): a prompt from a person seldom is the bare scene. None
+# of their words is in the held-out set's templates ("please draw", "on a white background", "I want", "show me",
+# "can you", "make it", ...; a test checks), so the held-out set still tests fillers never read in training.
+TRAIN_PREFIXES = ("a picture of", "sketch", "render", "here is", "generate", "a drawing of", "create", "a scene of",
+                  "a simple illustration of", "kindly produce")
+TRAIN_SUFFIXES = ("against a plain backdrop", "thanks", "nothing else", "flat shaded", "clean vector art",
+                  "drawn simply", "as a clean graphic", "minimal style")
 # canonical word -> words only the held-out prompts use; none of them is in any training wording (a test checks)
 HELDOUT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "small": ("tiny",),
@@ -54,6 +68,7 @@ HELDOUT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "above": ("higher up than",),
     "below": ("beneath", "underneath"),
 }
+_CANONICAL_COLOUR = {synonym: colour for colour in shapes.COLOURS for synonym in TRAIN_SYNONYMS.get(colour, ())}
 # `A rel B` says the same scene as `B inverse(rel) A`
 INVERSE = {"to the left of": "to the right of", "to the right of": "to the left of", "above": "below",
            "below": "above"}
@@ -68,26 +83,37 @@ def _word(rng: random.Random, canonical: str) -> str:
 
 
 def _object(rng: random.Random, obj: ShapeObject) -> str:
-    size, shape = _word(rng, obj.size), _word(rng, obj.shape)
-    return f"{article(size)} {size} {obj.colour} {shape}"
+    size, colour, shape = _word(rng, obj.size), _word(rng, obj.colour), _word(rng, obj.shape)
+    return f"{article(size)} {size} {colour} {shape}"
 
 
-# Training templates: _TEMPLATES per object count; variant v uses template (v - 1) mod _TEMPLATES.
-_TEMPLATES = 4
+# Training templates: _TEMPLATES per object count; variant v uses template (v - 1) mod _TEMPLATES. Templates 4-7
+# put TRAIN_PREFIXES and TRAIN_SUFFIXES around a scene.
+_TEMPLATES = 8
 
 
 def _one_object(rng: random.Random, template: int, obj: ShapeObject) -> str:
-    size, shape = _word(rng, obj.size), _word(rng, obj.shape)
+    size, colour, shape = _word(rng, obj.size), _word(rng, obj.colour), _word(rng, obj.shape)
+    prefix, suffix = rng.choice(TRAIN_PREFIXES), rng.choice(TRAIN_SUFFIXES)
     return [
-        f"{article(size)} {size} {obj.colour} {shape}",  # a big red disc
-        f"{obj.colour} {shape}, {size}",  # red circle, large
-        f"one {size} {obj.colour} {shape}",  # one large red circle
-        f"{article(obj.colour)} {obj.colour} {shape} that is {size}",  # a red disc that is big
+        f"{article(size)} {size} {colour} {shape}",  # a big crimson disc
+        f"{colour} {shape}, {size}",  # red circle, large
+        f"one {size} {colour} {shape}",  # one large red circle
+        f"{article(colour)} {colour} {shape} that is {size}",  # a red disc that is big
+        f"{prefix} {article(size)} {size} {colour} {shape}",  # sketch a big red disc
+        f"{article(size)} {size} {colour} {shape}, {suffix}",  # a large red circle, nothing else
+        f"{prefix} {article(colour)} {colour} {shape}. {size}.",  # render a ruby orb. enormous.
+        f"{prefix} one {colour} {shape} that is {size} {suffix}",  # here is one red circle that is large thanks
     ][template]
 
 
 def _two_objects(rng: random.Random, template: int, first: ShapeObject, relation: str, second: ShapeObject) -> str:
     a, b = _object(rng, first), _object(rng, second)
+    prefix, suffix = rng.choice(TRAIN_PREFIXES), rng.choice(TRAIN_SUFFIXES)
+    if template >= 4:  # words around templates 0-3: sketch a small blue square left of ..., in flat colours
+        scene = _two_objects(rng, template - 4, first, relation, second)
+        return [f"{prefix} {scene}", f"{scene}, {suffix}", f"{scene} {suffix}", f"{prefix} {scene}, {suffix}"][
+            template - 4]
     if template == 0:  # a little blue tile to the left of a large yellow triangle (the caption's relation words)
         return f"{a} {relation} {b}"
     if template == 1:  # a small blue square placed to the left of a big yellow triangle
@@ -184,11 +210,17 @@ def heldout_wording_set() -> list[tuple[str, str]]:
         return [(row["prompt"], row["canonical"]) for row in csv.DictReader(handle, delimiter="\t")]
 
 
+def heldout_synonyms_in(prompt: str) -> list[str]:
+    """The HELDOUT_SYNONYMS (words or phrases) that `prompt` uses, in the table's order."""
+    padded = f" {' '.join(normalise_prompt(prompt).replace(',', ' ').replace('?', ' ').replace('.', ' ').split())} "
+    return [synonym for synonyms in HELDOUT_SYNONYMS.values() for synonym in synonyms if f" {synonym} " in padded]
+
+
 def mention_order(wording: str, scene: shapes.Scene) -> tuple[int, ...]:
-    """The indices of `scene`'s objects in the order `wording` names them: by where each object's colour word first
-    stands (every wording says each colour verbatim, and a scene's two objects never share one). Templates 2 and 3
-    name the caption's second object first."""
-    words = normalise_prompt(wording).replace(",", " ").split()
+    """The indices of `scene`'s objects in the order `wording` names them: by where each object's colour word (or a
+    training synonym of it) first stands (a scene's two objects never share a colour). Templates 2 and 3 name the
+    caption's second object first."""
+    words = [_CANONICAL_COLOUR.get(word, word) for word in normalise_prompt(wording).replace(",", " ").split()]
     place = {obj.colour: words.index(obj.colour) if obj.colour in words else len(words) for obj in scene.objects}
     return tuple(sorted(range(len(scene.objects)), key=lambda index: place[scene.objects[index].colour]))
 

@@ -168,6 +168,7 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
     is_shapes = judge is None
     edits: dict[str, list[bool]] = {}
     moves: dict[str, list[float]] = {"one-object": [], "two-object": []}
+    moves_by_edit: dict[str, list[float]] = {}  # the same, by the kind of edit ("one-object size")
     targets, edited_images, variation_images, variation_captions = [], [], [], []
     reconstruction, floor, diversity, plain_diversity, examples = [], [], [], [], []
     rng = np.random.default_rng(seed)
@@ -200,7 +201,9 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
         if is_shapes:
             passed = shapes_checker.check(resize(result[None], shapes.CANVAS)[0], target).passed
             edits.setdefault(f"{change.group} {change.kind}", []).append(passed)
-            moves[change.group] += moved(picture, result, change.kept)
+            found = moved(picture, result, change.kept)
+            moves[change.group] += found
+            moves_by_edit.setdefault(f"{change.group} {change.kind}", []).extend(found)
         if len(examples) < EXAMPLES:
             examples.append((np.stack([picture, back, result, *varied]), f"{caption} -> {target}"))
     figures = {"n": len(pictures), "reconstruction_psnr": float(np.mean(reconstruction)),
@@ -222,6 +225,9 @@ def evaluate_edits(edit: Edit, draw: Draw, pictures: np.ndarray, captions: list[
         figures["centre_by_group"] = {group: {"at_most_3px": float(np.mean(np.array(found) <= MAX_MOVE_PX)),
                                              "median_px": float(np.median(found)), "n": len(found)}
                                       for group, found in moves.items() if found}
+        figures["centre_by_edit"] = {key: {"at_most_3px": float(np.mean(np.array(found) <= MAX_MOVE_PX)),
+                                           "median_px": float(np.median(found)), "n": len(found)}
+                                     for key, found in sorted(moves_by_edit.items()) if found}
         figures["variation_pass"] = float(np.mean([shapes_checker.check(resize(image[None], shapes.CANVAS)[0],
                                                                         c).passed
                                                    for image, c in zip(varied, variation_captions)]))

@@ -292,6 +292,15 @@ def _edits_section(result: dict, figures: list[str]) -> list[str]:
             parts.append(f"| {name} | " + " | ".join(cells) + f" | {centre} | {e['reconstruction_psnr']:.2f} / "
                          f"{e['random_latent_psnr']:.2f} dB | {percent(e['variation_pass'])} | "
                          f"{e['variation_diversity']:.1f} / {e['plain_diversity']:.1f} |")
+        by_edit = sorted({key for _, e in rows for key in e.get("centre_by_edit", {})})
+        if by_edit:  # which edits move the objects they should leave in place
+            parts += ["", "Untouched objects' centres moved <= 3 px, by the kind of edit (median move in brackets):",
+                      "", "| row | " + " | ".join(by_edit) + " |", "|---|" + "---:|" * len(by_edit)]
+            for name, e in rows:
+                found = e.get("centre_by_edit", {})
+                parts.append(f"| {name} | " + " | ".join(
+                    f"{percent(found[k]['at_most_3px'])} of {found[k]['n']} ({found[k]['median_px']:.2f} px)"
+                    if k in found else "—" for k in by_edit) + " |")
     else:
         parts += [("| row | edits judged right | reconstruction / random PSNR | variations judged right | "
                    "variation / plain diversity |"), "|---|---:|---:|---:|---:|"]

@@ -3,7 +3,9 @@
 Each row of llmimg/data/wording_heldout.tsv is a prompt worded in a way no training caption is ("please draw a tiny
 scarlet ball") and the canonical caption it means ("a small red circle"). Row i is drawn twice with seed + i, once
 from the prompt and once from the canonical caption, and both images are checked against the canonical caption.
-The ratio of the two pass rates says how much of a model's alignment survives a change of words.
+The ratio of the two pass rates says how much of a model's alignment survives a change of words. The prompts are
+also split by whether they use a held-out synonym ("scarlet", "pyramid", "higher up than") or only other words
+around the scene ("please draw ... on a white background"): the two fail for different reasons.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import numpy as np
 
 from llmimg.data import shapes
 from llmimg.data.shapes_checker import check_scene
-from llmimg.data.wording import heldout_wording_set
+from llmimg.data.wording import heldout_synonyms_in, heldout_wording_set
 from llmimg.evaluation.real_data import resize
 from llmimg.evaluation.shapes_alignment import GROUPS, Draw
 
 PROMPT_KINDS = ("wording", "canonical")  # what the model was given: the held-out prompt, or the canonical caption
+SYNONYM_GROUPS = ("held-out synonym", "no held-out synonym")  # prompts with a HELDOUT_SYNONYMS word, and the others
 
 
 def _summarise(passed: dict[str, list[bool]]) -> dict:
@@ -33,8 +36,8 @@ def _summarise(passed: dict[str, list[bool]]) -> dict:
 def evaluate_wording(draw: Draw, seed: int = 0, limit: int | None = None, progress: Callable | None = None) -> dict:
     """Checker pass rates of the held-out wordings and of their canonical captions (the first `limit` rows).
 
-    Returns {group: {"n", "wording", "canonical", "ratio"}} for the groups all, one-object, two-object; the rates
-    are shares in [0, 1], ratio = wording / canonical (None when the canonical rate is 0).
+    Returns {group: {"n", "wording", "canonical", "ratio"}} for the groups all, one-object, two-object and
+    SYNONYM_GROUPS; the rates are shares in [0, 1], ratio = wording / canonical (None when the canonical rate is 0).
     """
     rows = heldout_wording_set()[:limit]
     if not rows:
@@ -42,17 +45,18 @@ def evaluate_wording(draw: Draw, seed: int = 0, limit: int | None = None, progre
     seeds = [seed + i for i in range(len(rows))]
     images = {"wording": draw([prompt for prompt, _ in rows], seeds),
               "canonical": draw([canonical for _, canonical in rows], seeds)}
-    passed = {group: {kind: [] for kind in PROMPT_KINDS} for group in GROUPS}
-    for index, (_, canonical) in enumerate(rows):
+    passed = {group: {kind: [] for kind in PROMPT_KINDS} for group in GROUPS + SYNONYM_GROUPS}
+    for index, (prompt, canonical) in enumerate(rows):
         scene = shapes.parse_caption(canonical)
-        group = "one-object" if len(scene.objects) == 1 else "two-object"
+        groups = ("all", "one-object" if len(scene.objects) == 1 else "two-object",
+                  SYNONYM_GROUPS[0] if heldout_synonyms_in(prompt) else SYNONYM_GROUPS[1])
         for kind in PROMPT_KINDS:
             verdict = check_scene(resize(images[kind][index][None], shapes.CANVAS)[0], scene).passed
-            passed[group][kind].append(verdict)
-            passed["all"][kind].append(verdict)
+            for group in groups:
+                passed[group][kind].append(verdict)
         if progress is not None:
             progress(1)
-    return {group: _summarise(passed[group]) for group in GROUPS}
+    return {group: _summarise(passed[group]) for group in GROUPS + SYNONYM_GROUPS}
 
 
 def _percent(value: float | None) -> str:

@@ -40,7 +40,13 @@ class ModelConfig:
     slot_look: str = "state"  # what a slot's drawing reads: "state" (its words and the whole sentence, as its place
     # does), or "words" (its own words alone, through a layer of its own: the sentence names every object)
     slot_presence: str = "sigmoid"  # read in order, a slot's presence from its segment's words: "sigmoid" (of
-    # 8 x (words - 1/2): 0.02 for an empty segment), or "exact" (that rescaled: 0 for an empty segment, 1 from one word)
+    # 8 x (words - 1/2): 0.02 for an empty segment), "exact" (that rescaled: 0 for an empty segment, 1 from one
+    # word), or "exact-in-eval" (sigmoid in training mode, so an empty slot's drawing still learns, exact in eval mode)
+    slot_alpha: str = "soft"  # slots: an object's coverage of a pixel: "soft" (the drawer's sigmoid), or
+    # "hard-in-eval" (soft in training mode, in eval mode 1 where the sigmoid passes 1/2, else 0: the hard edges of
+    # data drawn without anti-aliasing, as `shapes` is, where the soft coverage blurred them)
+    slot_word_gate: bool = False  # read in order: each word's weight in its segment's read and presence is learned
+    # (a sigmoid a token, starting at 0.98), so words around the scene ("please draw") can weigh nothing
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -74,10 +80,15 @@ class ModelConfig:
                 self.slot_read == "compete" or self.slot_noise != "where")):
             raise ValueError(f"slot_look must be 'state' or 'words' (with slots read in order and slot_noise "
                              f"'where'), got {self.slot_look!r}")
-        if self.slot_presence not in ("sigmoid", "exact") or (self.slot_presence == "exact"
-                                                               and self.slot_read == "compete"):
-            raise ValueError(f"slot_presence must be 'sigmoid' or 'exact' (with slots read in order), "
-                             f"got {self.slot_presence!r}")
+        if self.slot_presence not in ("sigmoid", "exact", "exact-in-eval") or (
+                self.slot_presence != "sigmoid" and self.slot_read == "compete"):
+            raise ValueError(f"slot_presence must be 'sigmoid', 'exact' or 'exact-in-eval' (with slots read in "
+                             f"order), got {self.slot_presence!r}")
+        if self.slot_alpha not in ("soft", "hard-in-eval") or (self.slot_alpha != "soft" and not self.slots):
+            raise ValueError(f"slot_alpha must be 'soft' or 'hard-in-eval' (a slot generator's), "
+                             f"got {self.slot_alpha!r}")
+        if self.slot_word_gate and self.slot_read == "compete":
+            raise ValueError("slot_word_gate needs slots read in order (slot_read other than 'compete')")
         if self.learned_prior and not self.slots:
             raise ValueError("learned_prior is a slot generator's (slots > 0)")
         if self.render_window and (not self.slots or not 8 <= self.render_window <= side):

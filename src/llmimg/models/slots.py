@@ -31,6 +31,7 @@ BLOB_LOGIT, BLOB_FALLOFF = 2.0, 40.0  # the initial alpha: sigmoid(2 - 40 r^2), 
 # one segment away keeps exp(-1 / (2 * 0.3^2)) = 0.004 of its claim
 SEGMENT_WIDTH = 0.3
 BOUNDARY_BIAS = -4.0  # boundaries start rare (1.8% a token): the whole prompt starts as the first slot's
+GATE_BIAS = 4.0  # slot_word_gate: every word starts at weight sigmoid(4) = 0.98
 PRESENCE_SHARPNESS = 8.0  # a segment's presence, sigmoid(8 (claimed tokens - 1/2)): 0.02 empty, 0.98 for one word
 MAX_TURN = torch.pi / 6  # slot_direction "words": how far the noise may turn the words' direction, either way
 MAX_DISTANCE = 2.0  # slot_distance "own": a slot stands at most this far from the one before (the canvas's width)
@@ -105,6 +106,11 @@ class SlotGenerator(nn.Module):
             if not cuts:
                 nn.init.constant_(self.boundary.bias, BOUNDARY_BIAS)
         self.read_key_value = nn.Linear(width, (1 if ordered else 2) * width)  # in order: no keys
+        # slot_word_gate: how much each word weighs in its segment (words around the scene can learn to weigh nothing)
+        self.word_gate = nn.Linear(width, 1) if config.slot_word_gate else None
+        if self.word_gate is not None:
+            nn.init.zeros_(self.word_gate.weight)
+            nn.init.constant_(self.word_gate.bias, GATE_BIAS)
         self.read_order = None if ordered else nn.Linear(1 + 2 * len(FREQUENCIES), width)  # a token's place
         self.read_update = nn.Sequential(nn.LayerNorm(width), nn.Linear(width, width), nn.LeakyReLU(0.2),
                                          nn.Linear(width, width))
@@ -175,9 +181,14 @@ class SlotGenerator(nn.Module):
                 where = where * torch.sigmoid(self.cuts(sentence))[:, None, :]
             boundary = where.sum(-1)  # (B, T)
         claims = segment_claims(boundary, weight, self.queries.shape[0])  # (B, K, T)
+        if self.word_gate is not None:
+            claims = claims * torch.sigmoid(self.word_gate(normed))[..., 0][:, None, :]
         mass = claims.sum(-1)  # (B, K): how many tokens each segment holds
         read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
-        return self.queries.to(words.dtype) + self.read_update(read), segment_presence(mass, self.config.slot_presence)
+        presence = self.config.slot_presence
+        if presence == "exact-in-eval":
+            presence = "sigmoid" if self.training else "exact"
+        return self.queries.to(words.dtype) + self.read_update(read), segment_presence(mass, presence)
 
     def prior(self, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor]:
         """The noise's prior given the text: (mu, logvar), each (B, noise_dim); N(0, I) without learned_prior."""
@@ -334,7 +345,13 @@ class SlotGenerator(nn.Module):
         squared = offset_y.pow(2)[..., :, None] + offset_x.pow(2)[..., None, :]  # (B, K, W, W)
         disc = BLOB_LOGIT - BLOB_FALLOFF * squared[..., None]
         colour = drawn[..., :3]
-        alpha = torch.sigmoid(drawn[..., 3:] + disc) * presence[:, :, None, None, None]
+        coverage = drawn[..., 3:] + disc  # a logit
+        alpha = torch.sigmoid(coverage)
+        if self.config.slot_alpha == "hard-in-eval" and not self.training:  # hard edges, as the data's
+            hard = (coverage > 0).to(coverage.dtype)
+            # with a gradient wanted (an edit's latent refined, pipeline/edit.py), the soft coverage's, straight through
+            alpha = alpha + (hard - alpha).detach() if torch.is_grad_enabled() else hard
+        alpha = alpha * presence[:, :, None, None, None]
         if window < side:  # each window onto the canvas through 0/1 matrices (B, K, W, R) of its rows and columns
             canvas = torch.arange(side, device=state.device, dtype=pixels.dtype)
             rows_of, columns_of = ((pixels[:, :, index, :, None] == canvas).to(colour.dtype) for index in (1, 0))

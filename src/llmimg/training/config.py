@@ -51,7 +51,7 @@ class TrainConfig:
     workers: int = 0  # DataLoader worker processes
     caption_template: str = "a photo of a {class}"  # captions of an ImageFolder dataset
     caption_column: str | None = None  # metadata's caption column (default: the first of text, caption present)
-    caption_variants: int = 0  # shapes: also train on up to this many paraphrases per caption (0 to 4)
+    caption_variants: int = 0  # shapes: also train on up to this many paraphrases per caption (0 to 8)
     text_encoder: str | None = None  # a local Hugging Face encoder folder (default: the bundled MiniLM)
     log_every: int = 50  # steps between metric lines
     sample_every: int = 500  # steps between sample grids

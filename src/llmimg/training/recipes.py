@@ -26,15 +26,17 @@ log = logging.getLogger(__name__)
 # fashion and emoji, both stages: the sub-pixel network (gan2-64), channels-last, bf16 where the device has it natively
 # (TrainConfig.bf16's default; idle steps on an AVX-512 bf16 CPU, docs/MODELS.md: GAN stage 552 ms, VAE stage 245 ms,
 # against the old recipe's 998 and 632 ms; on an AVX2-only CPU, bf16 is emulated and a step costs 11x fp32's).
-# shapes, one stage: the VAE of slots15-64, a network drawing each object of the prompt in a slot of its own (in the
-# 32 x 32 window of pixels around its centre) from that object's own words, read off the prompt in order, with a
-# prior of the words' for its noise; probes teach each slot its own object's words from step 2,500; each two-object
-# picture is reconstructed with the first-named object's slot on the side of the other that the relation says
-# (matching by the relation), the layout taught that order, and from step 2,500 the layout at the prior's noise is
-# taught the relation's side (docs/MODELS.md, runs AC-AG: two-object scenes 42% -> 99% at n = 1000; matched by the
-# pixels, AC left which slot draws which object free, and half its relations came out mirrored. The window drew
-# the same at 2.6x the steps a minute. A GAN stage on the first slot network, run I, sharpened edges, added
-# speckles and fixed none of what its VAE drew wrong).
+# shapes, one stage: the VAE of slots19-64, a network drawing each object of the prompt in a slot of its own (in the
+# 32 x 32 window of pixels around its centre) from that object's own words, read off the prompt in order (each word
+# weighed, so words around the scene can count for nothing), with a prior of the words' for its noise; probes teach
+# each slot its own object's words from step 2,500; each two-object picture is reconstructed with the first-named
+# object's slot on the side of the other that the relation says (matching by the relation), the layout taught that
+# order, and from step 2,500 the layout at the prior's noise is taught the relation's side (docs/MODELS.md, runs
+# AC-AJ: two-object scenes 42% -> 99% at n = 1000; matched by the pixels, AC left which slot draws which object free,
+# and half its relations came out mirrored). Eight wordings a caption besides it, half with words around the scene
+# (runs AI, AJ). Drawing for a user (eval mode), an empty slot is absent and edges are hard, as the data's (FID 67 ->
+# 24 for the same tensors, run AI). A GAN stage on the first slot network, run I, sharpened edges, added speckles
+# and fixed none of what its VAE drew wrong.
 _BOTH = {"channels_last": True, "checkpoint_every": 500, "sample_every": 500, "eval_every": 500}
 _VAE = dict(model="vae2-64", generator_lr=5e-4, critic_lr=5e-4, beta1=0.9, beta2=0.99, kl_warmup_steps=500, **_BOTH)
 _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_weight=10.0, kl_weight=16.0,
@@ -43,7 +45,7 @@ _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_w
 VAE_OF = {f"gan{version}-{size}": f"vae{version}-{size}" for version in ("2", "3") for size in ("64", "tiny")}
 # (a literal, not read off models.registry: `llmimg --help` builds this module's choices without importing torch)
 VAE_OF.update({f"{name}-{size}": f"{name}-vae-{size}" for size in ("64", "tiny")
-               for name in ("slots", *(f"slots{version}" for version in range(2, 17)))
+               for name in ("slots", *(f"slots{version}" for version in range(2, 20)))
                if (name, size) != ("slots2", "tiny")})
 
 
@@ -54,10 +56,10 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    "shapes": Recipe(TrainConfig(data="shapes", steps=6_000, caption_variants=4, slot_probe_weight=100.0,
+    "shapes": Recipe(TrainConfig(data="shapes", steps=8_000, caption_variants=8, slot_probe_weight=100.0,
                                  slot_probe_start=2_500, slot_matching_weight=30.0, slot_matching_by="relation",
                                  slot_placement_weight=30.0, slot_placement_start=2_500,
-                                 slot_placement_posterior=False, **{**_VAE, "model": "slots15-vae-64"})),
+                                 slot_placement_posterior=False, **{**_VAE, "model": "slots19-vae-64"})),
     "fashion": Recipe(TrainConfig(data="fashion", steps=2_000, **_VAE),
                       TrainConfig(data="fashion", steps=6_000, **_GAN)),
     "emoji": Recipe(TrainConfig(data="emoji", steps=2_000, **_VAE),
