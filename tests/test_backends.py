@@ -173,3 +173,56 @@ def test_the_onnx_cache_key_changes_with_the_network_code(monkeypatch):
     models = Path(llmimg.models.__file__).parent
     monkeypatch.setattr(Path, "read_bytes", lambda self: original(self) + (b"#" if self.parent == models else b""))
     assert backends.export_fingerprint() != before
+
+
+_PARENT = '''
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from llmimg.bench.speed import die_with_parent
+
+def tell_and_sleep(path):
+    open(path, "w").write(str(os.getpid()))
+    time.sleep(120)
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent)
+    pool.submit(tell_and_sleep, sys.argv[1])
+    time.sleep(120)
+'''
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie is gone
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prctl(PR_SET_PDEATHSIG) is Linux's")
+def test_a_killed_bench_takes_its_backend_worker_with_it(tmp_path):
+    """`llmimg bench` times each backend in a worker process; killing the bench (SIGKILL: no handler runs) ends the
+    worker too, through its initializer (bench/speed.py `die_with_parent`); without it the worker sleeps on."""
+    import os
+    import signal
+    import time
+
+    script, told = tmp_path / "parent.py", tmp_path / "worker.pid"
+    script.write_text(_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script), str(told)])
+    try:
+        deadline = time.monotonic() + 60
+        while not (told.exists() and told.read_text()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        worker = int(told.read_text())
+        assert _alive(worker)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(worker)
+    finally:
+        parent.kill()
+        if told.exists() and told.read_text() and _alive(int(told.read_text())):
+            os.kill(int(told.read_text()), signal.SIGKILL)

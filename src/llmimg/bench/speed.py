@@ -6,7 +6,10 @@ backend's threads cannot slow the next one down.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
+import signal
+import sys
 from concurrent.futures import ProcessPoolExecutor
 
 import torch
@@ -123,12 +126,22 @@ def measure_backend(config: BenchConfig, backend: str) -> dict:
             "versus_ms_per_image": versus, "edit": measure_edit(pipe, timed)}
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+
+
+def die_with_parent() -> None:
+    """A worker's initializer: on Linux, the kernel ends this process when the one that started it dies, so a killed
+    `llmimg bench` does not leave a backend timing on and loading the machine (it did once); elsewhere nothing."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def measure_backends(config: BenchConfig, progress=None) -> list[dict]:
     results = []
     for backend in config.backend_list:
         if config.isolate:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            with ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=die_with_parent) as pool:
                 results.append(pool.submit(measure_backend, config, backend).result())
         else:
             results.append(measure_backend(config, backend))

@@ -110,7 +110,7 @@ def _one_object(rng: random.Random, template: int, obj: ShapeObject) -> str:
 def _two_objects(rng: random.Random, template: int, first: ShapeObject, relation: str, second: ShapeObject) -> str:
     a, b = _object(rng, first), _object(rng, second)
     prefix, suffix = rng.choice(TRAIN_PREFIXES), rng.choice(TRAIN_SUFFIXES)
-    if template >= 4:  # words around templates 0-3: sketch a small blue square left of ..., in flat colours
+    if template >= 4:  # words around templates 0-3: sketch a small blue square left of ..., nothing else
         scene = _two_objects(rng, template - 4, first, relation, second)
         return [f"{prefix} {scene}", f"{scene}, {suffix}", f"{scene} {suffix}", f"{prefix} {scene}, {suffix}"][
             template - 4]
@@ -218,8 +218,8 @@ def heldout_synonyms_in(prompt: str) -> list[str]:
 
 def mention_order(wording: str, scene: shapes.Scene) -> tuple[int, ...]:
     """The indices of `scene`'s objects in the order `wording` names them: by where each object's colour word (or a
-    training synonym of it) first stands (a scene's two objects never share a colour). Templates 2 and 3 name the
-    caption's second object first."""
+    training synonym of it) first stands (a scene's two objects never share a colour). Templates 2, 3, 6 and 7 name
+    the caption's second object first."""
     words = [_CANONICAL_COLOUR.get(word, word) for word in normalise_prompt(wording).replace(",", " ").split()]
     place = {obj.colour: words.index(obj.colour) if obj.colour in words else len(words) for obj in scene.objects}
     return tuple(sorted(range(len(scene.objects)), key=lambda index: place[scene.objects[index].colour]))

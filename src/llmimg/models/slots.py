@@ -10,8 +10,10 @@ making its slot absent; each slot takes its own share of the noise and
 decides where its object stands, whether it is there at all, and what it looks like. A small per-pixel network
 draws each object in coordinates relative to its centre (a spatial broadcast decoder, Watters et al. 2019, with
 Fourier features), and the objects are laid over a background colour with their alpha masks, in slot order
-(object-centric generators: GIRAFFE, GANformer2; slot attention, Locatello et al. 2020). Same interface as
-`Generator`: (noise, tokens, mask, pooled) -> images in [-1, 1].
+(object-centric generators: GIRAFFE, GANformer2; slot attention, Locatello et al. 2020). Options: each word of a
+segment weighed by a learned gate (slot_word_gate), and, in eval mode only, an empty slot exactly absent
+(slot_presence "exact-in-eval") and hard edges (slot_alpha "hard-in-eval"). Same interface as `Generator`:
+(noise, tokens, mask, pooled) -> images in [-1, 1].
 """
 
 from __future__ import annotations
