@@ -66,6 +66,14 @@ PRESETS: dict[str, ModelConfig] = {
 # the VAEs of the gan2 networks (the first stage of the training recipes): the same network, the VAE family
 PRESETS.update({f"vae{v}-{size}": replace(PRESETS[f"gan{v}-{size}"], family="vae")
                 for v in ("2", "3") for size in ("64", "tiny")})
+
+
+def _both_sizes(name: str, base: str, **fields) -> None:
+    """Presets `name`-64 and `name`-tiny: `base`'s of each size with `fields` changed."""
+    for size in ("64", "tiny"):
+        PRESETS[f"{name}-{size}"] = replace(PRESETS[f"{base}-{size}"], **fields)
+
+
 # slots2: the noise only places the objects (and says whether each is there); their look comes from the words
 PRESETS["slots2-64"] = replace(PRESETS["slots-64"], slot_noise="where")
 # slots3: slots2 reading the prompt as ordered segments (one object a phrase), each placed after the one before
@@ -74,44 +82,35 @@ PRESETS["slots3-tiny"] = replace(PRESETS["slots-tiny"], slot_noise="where", slot
 # slots4: slots3 with objects kept apart, as in every `shapes` scene: a slot stands at least 16 px (0.5 of [-1, 1],
 # two small objects' half-sides and the dataset's 4 px gap) from the one before it, so an object a one-object
 # prompt does not name cannot hide under the other, and the relation words only choose the direction
-PRESETS["slots4-64"] = replace(PRESETS["slots3-64"], slot_separation=0.5)
-PRESETS["slots4-tiny"] = replace(PRESETS["slots3-tiny"], slot_separation=0.5)
+_both_sizes("slots4", "slots3", slot_separation=0.5)
 # slots5: slots4 whose cut is "whether" from the sentence times "where" from a softmax over the words: slots4's
 # per-token boundaries were pushed down everywhere (one-object prompts must not cut), the second slot with them
-PRESETS["slots5-64"] = replace(PRESETS["slots4-64"], slot_read="gated-cuts")
-PRESETS["slots5-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="gated-cuts")
+_both_sizes("slots5", "slots4", slot_read="gated-cuts")
 # slots6: slots5 without "whether": the cut always falls somewhere, on [SEP] for one object (what slots5 learned to
 # do, its sentence gate staying near 0.5 for every prompt, which kept the segments soft)
-PRESETS["slots6-64"] = replace(PRESETS["slots4-64"], slot_read="cuts")
-PRESETS["slots6-tiny"] = replace(PRESETS["slots4-tiny"], slot_read="cuts")
+_both_sizes("slots6", "slots4", slot_read="cuts")
 # slots7: slots5 placing the second object in a direction the words choose (the relation), the noise only turning
 # it by up to 30 degrees and setting the distance: slots5's second object stood anywhere around the first
-PRESETS["slots7-64"] = replace(PRESETS["slots5-64"], slot_direction="words")
-PRESETS["slots7-tiny"] = replace(PRESETS["slots5-tiny"], slot_direction="words")
+_both_sizes("slots7", "slots5", slot_direction="words")
 # slots8: slots5 whose distance from the first object is an output of its own, bounded: slots5's step length set
 # both how sharp its direction was and how far it went, and the recipe's run of slots5 diverged (KL 30 -> 10^8)
 # as its encoder lengthened the step to sharpen the direction and pushed the second object off the canvas
-PRESETS["slots8-64"] = replace(PRESETS["slots5-64"], slot_distance="own")
-PRESETS["slots8-tiny"] = replace(PRESETS["slots5-tiny"], slot_distance="own")
+_both_sizes("slots8", "slots5", slot_distance="own")
 # slots9: slots8 with probes of what each slot reads (colour, shape, size) and of its relation to the slot before,
 # for --slot-probe-weight: slots8 cut the prompt inside the second object's phrase (its colour word went to the
 # first slot) and kept its cut's gate near 0.6 for one object and two alike
-PRESETS["slots9-64"] = replace(PRESETS["slots8-64"], slot_probe=(6, 3, 2, 4))
-PRESETS["slots9-tiny"] = replace(PRESETS["slots8-tiny"], slot_probe=(6, 3, 2, 4))
+_both_sizes("slots9", "slots8", slot_probe=(6, 3, 2, 4))
 # slots10: slots9 placing the second object in the direction its words say (slots7's slot_direction "words": the
 # noise turns it by at most 30 degrees) at slots8's bounded distance: slots9 read each object's words cleanly, but
 # its VAE took the direction from the posterior's noise, and at prior noise the relation held in 2 of 8 scenes
-PRESETS["slots10-64"] = replace(PRESETS["slots9-64"], slot_direction="words")
-PRESETS["slots10-tiny"] = replace(PRESETS["slots9-tiny"], slot_direction="words")
+_both_sizes("slots10", "slots9", slot_direction="words")
 # slots11: slots8 whose noise has a prior of the words' (learned_prior): slots8 put the second object where the
 # posterior's noise said, which at N(0, I) noise is any side of the first whatever the relation (slots10, which took
 # the side from the words instead, stopped drawing the second object); a CVAE's prior network (Sohn et al. 2015)
 # learns from the KL which noise the posterior gives images of "to the left of", and samples from there
-PRESETS["slots11-64"] = replace(PRESETS["slots8-64"], learned_prior=True)
-PRESETS["slots11-tiny"] = replace(PRESETS["slots8-tiny"], learned_prior=True)
+_both_sizes("slots11", "slots8", learned_prior=True)
 # slots12: slots11 with slots9's probes (--slot-probe-weight)
-PRESETS["slots12-64"] = replace(PRESETS["slots11-64"], slot_probe=(6, 3, 2, 4))
-PRESETS["slots12-tiny"] = replace(PRESETS["slots11-tiny"], slot_probe=(6, 3, 2, 4))
+_both_sizes("slots12", "slots11", slot_probe=(6, 3, 2, 4))
 # slots13 / slots14: slots8 / slots12 drawing each object in the 32 x 32 square of pixels nearest its centre
 # (render_window): a quarter of the drawer's pixels for training and generation alike; the bundled slots8 model drew
 # the same pictures in it, to within 0.5 / 255 a pixel (docs/MODELS.md)
@@ -121,24 +120,19 @@ PRESETS["slots14-64"] = replace(PRESETS["slots12-64"], render_window=32)
 PRESETS["slots14-tiny"] = replace(PRESETS["slots12-tiny"], render_window=16)
 # slots15: slots14 drawing each object from its own words alone (slot_look "words"): slots14 drew the first-named
 # object in the first slot about half the time whatever the relation, so its relations were at chance
-PRESETS["slots15-64"] = replace(PRESETS["slots14-64"], slot_look="words")
-PRESETS["slots15-tiny"] = replace(PRESETS["slots14-tiny"], slot_look="words")
+_both_sizes("slots15", "slots14", slot_look="words")
 # slots16: slots15 whose empty segment has presence 0, not 0.02 (slot_presence "exact"): slots15 drew a pale ghost
 # of a second object beside every one-object prompt
-PRESETS["slots16-64"] = replace(PRESETS["slots15-64"], slot_presence="exact")
-PRESETS["slots16-tiny"] = replace(PRESETS["slots15-tiny"], slot_presence="exact")
+_both_sizes("slots16", "slots15", slot_presence="exact")
 # slots17: slots15 with an empty segment's presence 0.02 in training (its drawing learns; slots16 starved it) and 0 in
 # eval mode, when it draws for a user (no ghost; the shipped slots15 tensors drawn so: FID 53.2, was 58.7)
-PRESETS["slots17-64"] = replace(PRESETS["slots15-64"], slot_presence="exact-in-eval")
-PRESETS["slots17-tiny"] = replace(PRESETS["slots15-tiny"], slot_presence="exact-in-eval")
+_both_sizes("slots17", "slots15", slot_presence="exact-in-eval")
 # slots18: slots17 weighing each word in its segment (slot_word_gate): words around the scene ("please draw ...
 # on a white background") were read as part of an object and drew it wrong
-PRESETS["slots18-64"] = replace(PRESETS["slots17-64"], slot_word_gate=True)
-PRESETS["slots18-tiny"] = replace(PRESETS["slots17-tiny"], slot_word_gate=True)
+_both_sizes("slots18", "slots17", slot_word_gate=True)
 # slots19: slots18 drawing hard edges in eval mode (slot_alpha "hard-in-eval"): `shapes` is drawn without
 # anti-aliasing, and the soft coverage a VAE learns blurred every edge; training is slots18's, step for step
-PRESETS["slots19-64"] = replace(PRESETS["slots18-64"], slot_alpha="hard-in-eval")
-PRESETS["slots19-tiny"] = replace(PRESETS["slots18-tiny"], slot_alpha="hard-in-eval")
+_both_sizes("slots19", "slots18", slot_alpha="hard-in-eval")
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

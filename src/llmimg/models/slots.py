@@ -187,10 +187,10 @@ class SlotGenerator(nn.Module):
             claims = claims * torch.sigmoid(self.word_gate(normed))[..., 0][:, None, :]
         mass = claims.sum(-1)  # (B, K): how many tokens each segment holds
         read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
-        presence = self.config.slot_presence
-        if presence == "exact-in-eval":
-            presence = "sigmoid" if self.training else "exact"
-        return self.queries.to(words.dtype) + self.read_update(read), segment_presence(mass, presence)
+        kind = self.config.slot_presence
+        if kind == "exact-in-eval":
+            kind = "sigmoid" if self.training else "exact"
+        return self.queries.to(words.dtype) + self.read_update(read), segment_presence(mass, kind)
 
     def prior(self, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor]:
         """The noise's prior given the text: (mu, logvar), each (B, noise_dim); N(0, I) without learned_prior."""
