@@ -226,3 +226,26 @@ def test_a_killed_bench_takes_its_backend_worker_with_it(tmp_path):
         parent.kill()
         if told.exists() and told.read_text() and _alive(int(told.read_text())):
             os.kill(int(told.read_text()), signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_grey_model_exports_to_onnx_and_draws_as_eager(tmp_path, text_encoder):
+    from llmimg.model_file import save_model
+    from llmimg.models.registry import build_generator, preset
+    from llmimg.pipeline.onnx_runtime import OnnxPipeline
+
+    torch.manual_seed(0)
+    config = preset("gan2-grey-tiny", noise_dim=16)  # the ONNX path's noise needs 16 or more
+    generator = build_generator(config)
+    with torch.no_grad():
+        for parameter in generator.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+    save_model(tmp_path / "grey.safetensors", generator, config)
+    assert main(["export", "--model", str(tmp_path / "grey.safetensors"), "--format", "onnx",
+                 "--out", str(tmp_path / "onnx")]) == 0
+    prompts, seeds = ["a photo of a sneaker", "a dress"], [0, 1]
+    eager = Pipeline.load(str(tmp_path / "grey.safetensors"), text_encoder, device="cpu").sample(prompts, seeds, 2)
+    exported = OnnxPipeline.load(tmp_path / "onnx").generate(prompts, seeds)
+    assert (exported[..., 0] == exported[..., 1]).all() and (exported[..., 0] == exported[..., 2]).all()
+    assert eager.std() > 0
+    assert np.abs(exported.astype(np.int16) - eager.astype(np.int16)).mean() <= BACKENDS["onnx"].tolerance

@@ -58,6 +58,24 @@ def test_sub_pixel_output_starts_as_nearest_neighbour_upsampling():
     assert patches.std() > 0  # and not trivially constant
 
 
+@pytest.mark.parametrize("family", ["gan", "vae"])
+def test_a_grey_generator_draws_r_g_and_b_equal_and_its_gradient_reaches_the_output_layer(family):
+    config = preset(f"{family}2-grey-tiny")
+    assert config.grey and config.rgb_shuffle == 2
+    generator = build_generator(config)
+    assert generator.to_rgb[1].out_channels == 4  # one colour, 2 x 2 sub-pixels
+    tokens, mask, pooled = _text(2)
+    images = generator(torch.randn(2, config.noise_dim), tokens, mask, pooled)
+    assert images.shape == (2, 3, 32, 32) and images.std() > 0
+    assert torch.equal(images[:, 0], images[:, 1]) and torch.equal(images[:, 0], images[:, 2])
+    images[:, 1].sum().backward()  # any one channel trains the one output
+    assert generator.to_rgb[1].weight.grad.abs().sum() > 0
+    colour = build_generator(preset(f"{family}2-tiny"))(torch.randn(2, config.noise_dim), tokens, mask, pooled)
+    assert not torch.equal(colour[:, 0], colour[:, 1])
+    with pytest.raises(ValueError, match="grey"):
+        preset("slots19-tiny", grey=True)
+
+
 def test_config_refuses_bad_shuffle_and_head():
     with pytest.raises(ValueError, match="rgb_shuffle"):
         preset("gan-tiny", rgb_shuffle=3)

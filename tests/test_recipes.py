@@ -13,7 +13,8 @@ from llmimg.training.trainer import Trainer, train
 
 # each recipe's networks: (VAE stage, GAN stage or None), and the tiny presets of the same networks
 NETWORKS = {"shapes": (("slots19-vae-64", None), "slots19-tiny"),
-            "fashion": (("vae2-64", "gan2-64"), "gan2-tiny"), "emoji": (("vae2-64", "gan2-64"), "gan2-tiny")}
+            "fashion": (("vae2-grey-64", "gan2-grey-64"), "gan2-grey-tiny"),
+            "emoji": (("vae2-64", "gan2-64"), "gan2-tiny")}
 
 
 def test_every_recipe_is_listed_here():

@@ -304,3 +304,31 @@ def test_an_inversion_encoder_learns_its_generators_latents(text_encoder):
     assert torch.isfinite(mu).all()
     assert float((mu - truth).pow(2).mean()) < 0.7 * float(truth.pow(2).mean())
     assert all(p.grad is None for p in generator.parameters())
+
+
+def test_text_noise_is_relative_to_each_vector_keeps_padding_zero_and_repeats_by_seed(text_encoder):
+    from llmimg.training.trainer import with_text_noise
+
+    text = text_encoder(["a small red circle", "a large blue square to the left of a small green triangle"])
+    noisy = with_text_noise(text, 0.5, seed=7)
+    assert torch.equal(noisy.mask, text.mask)
+    assert (noisy.tokens[~text.mask] == 0).all() and not (noisy.tokens[text.mask] == text.tokens[text.mask]).any()
+    relative = (noisy.tokens - text.tokens)[text.mask].std(dim=-1) / text.tokens[text.mask].std(dim=-1)
+    assert 0.4 < relative.mean() < 0.6  # 384 draws a vector: about the scale asked for
+    assert 0.4 < ((noisy.pooled - text.pooled).std(dim=-1) / text.pooled.std(dim=-1)).mean() < 0.6
+    assert torch.equal(with_text_noise(text, 0.5, seed=7).tokens, noisy.tokens)
+    assert not torch.equal(with_text_noise(text, 0.5, seed=8).tokens, noisy.tokens)
+
+
+def test_text_noise_reaches_the_objective_in_training(tmp_path, text_encoder, monkeypatch):
+    seen = []
+    for noise in (0.0, 0.5):
+        trainer = Trainer(_config(tmp_path / str(noise), text_noise=noise), text_encoder)
+        monkeypatch.setattr(trainer.objective, "step", lambda inputs: seen.append(inputs.text) or {})
+        images, captions = zip(*(trainer.dataset[i] for i in range(4)))
+        trainer.train_step(torch.stack(images), list(captions))
+    clean = text_encoder(list(captions))
+    assert torch.equal(seen[0].tokens, clean.tokens)
+    assert not torch.allclose(seen[1].tokens, clean.tokens) and torch.equal(seen[1].mask, clean.mask)
+    with pytest.raises(ValueError, match="text-noise"):
+        TrainConfig(text_noise=-1.0)

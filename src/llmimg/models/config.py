@@ -24,6 +24,8 @@ class ModelConfig:
     critic_head_kernel: int = 3  # kernel of the critic's image-and-sentence conv at 4 x 4 (1: 9x fewer FLOPs)
     rgb_shuffle: int = 1  # pixel (un)shuffle between RGB and the top feature map: 2 keeps features at resolution / 2
     position_features: bool = False  # add learned functions of (x, y) to every block's features (CoordConv)
+    grey: bool = False  # draw one channel, the same in R, G and B: for data without colour (Fashion-MNIST), where
+    # Inception reads a generator's faint colour cast (1 grey level in 255 on average) as colour: FID 125 -> 78
     slots: int = 0  # > 0: the object-slot generator (models/slots.py) with this many objects, not DF-GAN's
     slot_noise: str = "all"  # what a slot's noise moves: "all" (place and look), or "where" (place, presence only)
     slot_read: str = "compete"  # how slots read the words: "compete" (slot attention); in order: "segments",
@@ -89,6 +91,8 @@ class ModelConfig:
                              f"got {self.slot_alpha!r}")
         if self.slot_word_gate and self.slot_read == "compete":
             raise ValueError("slot_word_gate needs slots read in order (slot_read other than 'compete')")
+        if self.grey and self.slots:
+            raise ValueError("grey is the DF-GAN network's (slots 0): a slot generator paints its objects' colours")
         if self.learned_prior and not self.slots:
             raise ValueError("learned_prior is a slot generator's (slots > 0)")
         if self.render_window and (not self.slots or not 8 <= self.render_window <= side):

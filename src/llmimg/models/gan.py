@@ -73,9 +73,10 @@ class Generator(nn.Module):
         # and starves the generator of gradient (seen here: blank images for 750 steps, generator loss ~10).
         # With rgb_shuffle s, each top-level feature draws an s x s patch of pixels (sub-pixel convolution, Shi et
         # al. 2016): the costly, low-intensity convolutions at full resolution go away.
-        shuffle = config.rgb_shuffle
+        # A grey generator draws one channel and repeats it as R, G and B.
+        shuffle, colours = config.rgb_shuffle, 1 if config.grey else 3
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2),
-                                    nn.Conv2d(config.channels_at(config.sides[-1]), 3 * shuffle**2, 3, padding=1),
+                                    nn.Conv2d(config.channels_at(config.sides[-1]), colours * shuffle**2, 3, padding=1),
                                     nn.PixelShuffle(shuffle))
         _icnr_(self.to_rgb[1], shuffle)
 
@@ -87,7 +88,8 @@ class Generator(nn.Module):
         x = self.stem(cond_in).view(noise.shape[0], -1, 4, 4)
         for block in self.blocks:
             x = block(x, cond, words, mask)
-        return self.to_rgb(x)  # (B, 3, R, R)
+        rgb = self.to_rgb(x)
+        return rgb.repeat(1, 3, 1, 1) if self.config.grey else rgb  # (B, 3, R, R)
 
 
 class DiscriminatorBlock(nn.Module):

@@ -74,6 +74,10 @@ def _both_sizes(name: str, base: str, **fields) -> None:
         PRESETS[f"{name}-{size}"] = replace(PRESETS[f"{base}-{size}"], **fields)
 
 
+# gan2 drawing grey pictures, and its VAE: the fashion recipe's (Fashion-MNIST has no colour)
+_both_sizes("gan2-grey", "gan2", grey=True)
+_both_sizes("vae2-grey", "vae2", grey=True)
+
 # slots2: the noise only places the objects (and says whether each is there); their look comes from the words
 PRESETS["slots2-64"] = replace(PRESETS["slots-64"], slot_noise="where")
 # slots3: slots2 reading the prompt as ordered segments (one object a phrase), each placed after the one before

@@ -40,6 +40,9 @@ class TrainConfig:
     # whichever order draws the picture better (set matching) and teach the layout that order with this weight
     slot_matching_by: str = "pixels"  # the order: "pixels" (whichever draws the picture better), or "relation" (the
     # words': the second slot on the side of the first that the caption's relation says; shapes)
+    text_noise: float = 0.0  # > 0: each real token's and the sentence's vector gets Gaussian noise of this many times
+    # its own standard deviation, in training only, so that what the networks learn of the words holds for nearby
+    # vectors: the words of prompts in wordings never trained on (issue 14's held-out set; run AL)
     hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool | None = None  # bfloat16 autocast for the forward passes (default: where the device has native bf16)
@@ -80,6 +83,6 @@ class TrainConfig:
         if self.slot_matching_by not in ("pixels", "relation"):
             raise ValueError(f"--slot-matching-by must be pixels or relation, got {self.slot_matching_by!r}")
         for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight", "slot_probe_weight",
-                     "slot_placement_weight", "slot_matching_weight"):
+                     "slot_placement_weight", "slot_matching_weight", "text_noise"):
             if getattr(self, name) < 0:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 0, got {getattr(self, name)}")

@@ -46,7 +46,7 @@ from llmimg.model_file import load_model, read_metadata, resolve_model_path, sav
 from llmimg.models.config import ModelConfig
 from llmimg.models.registry import build_critic, build_encoder, build_generator, resolve_preset
 from llmimg.pipeline.sampling import sample
-from llmimg.text.encoder import TextEncoder
+from llmimg.text.encoder import TextEmbeddings, TextEncoder
 from llmimg.text.prompt import normalise_prompt
 from llmimg.training.checkpoints import load_checkpoint, resolve_resume, save_checkpoint
 from llmimg.training.config import TrainConfig
@@ -82,6 +82,18 @@ def ema_with_warmup(decay: float):
         torch._foreach_lerp_(averaged, current, weight)
 
     return update
+
+
+def with_text_noise(text: TextEmbeddings, scale: float, seed: int) -> TextEmbeddings:
+    """`text` with Gaussian noise on each real token's vector and on the sentence's, `scale` x that vector's own
+    standard deviation (--text-noise), drawn from `seed` alone (a resumed run draws what it would have)."""
+    generator = torch.Generator(text.tokens.device).manual_seed(seed)
+
+    def noisy(vectors: torch.Tensor) -> torch.Tensor:
+        noise = torch.randn(vectors.shape, generator=generator, device=vectors.device, dtype=vectors.dtype)
+        return vectors + scale * vectors.std(dim=-1, keepdim=True) * noise
+
+    return TextEmbeddings(noisy(text.tokens) * text.mask[..., None], text.mask, noisy(text.pooled))
 
 
 def due(step: int, every: int, steps: int) -> bool:
@@ -312,6 +324,9 @@ class Trainer:
         mismatched_valid = torch.tensor(valid[offset:offset + batch], device=self.device)
         # tokens (2b, T, 384), mask (2b, T), pooled (2b, 384): the rows' captions, then their mismatched ones
         text = self.text_encoder(list(captions) + mismatched[offset:offset + batch]).to(self.device)
+        if self.config.text_noise > 0:  # each process its own rows' noise, from (seed, step, rank)
+            text = with_text_noise(text, self.config.text_noise,
+                                   (self.config.seed * 1_000_003 + self.step) * 4_096 + self.world.rank)
         # every rank draws the global batch's noise and keeps its rows, so the RNG streams stay equal
         noise = torch.randn(total, self.model_config.noise_dim, device=self.device, generator=self.noise_generator)
         slot_targets = (self.dataset.slot_targets(list(captions), self.model_config.slots).to(self.device)
