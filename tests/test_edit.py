@@ -167,3 +167,67 @@ def _metadata(path):
     from llmimg.model_file import read_metadata
 
     return read_metadata(path)
+
+
+def _words(text_encoder, prompt: str, rows: int = 3) -> tuple:
+    text = text_encoder([prompt] * rows)
+    return text.tokens, text.mask, text.pooled
+
+
+def test_an_edit_carries_the_latent_to_the_new_words_prior_unless_the_layout_turns(text_encoder, monkeypatch):
+    """A slot generator with a learned prior reads the latent as standard noise under the words' prior: an edit keeps
+    the noise the network reads (prior mu + sigma x latent) under the new words, and the words' places where the
+    kept ones would turn a slot away from the side the new words give it."""
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots19-tiny")).eval()
+    assert generator.config.learned_prior
+    with torch.no_grad():  # a prior that differs between prompts, as a trained one's does
+        for parameter in generator.prior_moments.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    source, target = _words(text_encoder, "a large red circle"), _words(text_encoder, "a small red circle")
+    latent = torch.randn(3, generator.config.noise_dim)
+    with torch.no_grad():
+        carried = generator.carry(latent, source, target)
+        (source_mu, source_logvar), (target_mu, target_logvar) = generator.prior(*source), generator.prior(*target)
+        assert not torch.allclose(source_mu, target_mu)
+        kept = source_mu + torch.exp(0.5 * source_logvar) * latent  # the network's own noise, before and after
+        assert torch.allclose(target_mu + torch.exp(0.5 * target_logvar) * carried, kept, atol=1e-5)
+        assert torch.allclose(generator.carry(latent, source, source), latent, atol=1e-5)
+        layout = generator.layout
+
+        def turned(noise, tokens, mask, pooled):  # the carried rows' second slot on the other side of the first
+            look, centres, presence, background = layout(noise, tokens, mask, pooled)
+            centres = centres.clone()
+            if not torch.equal(noise, latent):
+                centres[:, 1] = 2 * centres[:, 0] - centres[:, 1]
+            return look, centres, torch.ones_like(presence), background
+
+        monkeypatch.setattr(generator, "layout", turned)
+        assert torch.equal(generator.carry(latent, source, target), latent)
+    plain = build_generator(preset("gan2-tiny"))
+    assert not hasattr(plain, "carry")  # a DF-GAN network's latent is its noise already: pipeline/edit.py keeps it
+
+
+def test_an_edit_draws_the_carried_latent_and_a_variation_the_encoders(text_encoder, tmp_path):
+    from llmimg.pipeline.edit import carry
+
+    torch.manual_seed(0)
+    config = preset("slots19-vae-tiny")
+    generator = build_generator(config).eval()
+    with torch.no_grad():
+        for parameter in generator.prior_moments.parameters():
+            parameter.add_(0.3 * torch.randn_like(parameter))
+    from llmimg.models.registry import build_critic
+
+    save_model(tmp_path / "slots.safetensors", generator, config, encoder=build_critic(config))
+    pipe = Pipeline.load(tmp_path / "slots.safetensors", text_encoder, device="cpu")
+    source = pipe.read_image(Image.fromarray(drawn(pipe, "a large red circle", 4)))
+    latent = pipe.encode(source, "a large red circle")
+    rows = carry(pipe.model.generator, text_encoder, latent, "a large red circle",
+                 ["a small red circle", "a large red circle", "a small red circle"])
+    assert torch.equal(rows[1], latent) and torch.equal(rows[0], rows[2]) and not torch.allclose(rows[0], latent)
+    edit = pipe.generate(pipe.edit_request(source, "a small red circle", "a large red circle", n=2, seed=1))
+    expected = pipe.sample(["a small red circle"] * 2, [1, 2], latent=rows[[0, 2]], strength=0.0)
+    assert np.array_equal(edit, expected)
+    variation = pipe.generate(pipe.vary_request(source, n=2, strength=0.5, source_prompt="a large red circle"))
+    assert np.array_equal(variation, pipe.sample(["a large red circle"] * 2, [0, 1], latent=latent, strength=0.5))

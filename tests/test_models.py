@@ -76,6 +76,34 @@ def test_a_grey_generator_draws_r_g_and_b_equal_and_its_gradient_reaches_the_out
         preset("slots19-tiny", grey=True)
 
 
+@pytest.mark.parametrize(("name", "backdrop", "colours"), [("gan2-white-tiny", 1.0, 3), ("vae2-white-tiny", 1.0, 3),
+                                                        ("gan2-grey-tiny", -1.0, 1)])
+def test_a_backdrop_generator_composites_its_colours_over_it_with_its_alpha(name, backdrop, colours):
+    config = preset(name, backdrop=backdrop)
+    generator = build_generator(config)
+    conv = generator.to_rgb[1]
+    assert conv.out_channels == (colours + 1) * 4  # colours and alpha, 2 x 2 sub-pixels each
+    drawn = []
+    generator.to_rgb.register_forward_hook(lambda module, args, output: drawn.append(output))
+    tokens, mask, pooled = _text(2)
+    noise = torch.randn(2, config.noise_dim)
+    images = generator(noise, tokens, mask, pooled)
+    colour, alpha = drawn[0][:, :colours], torch.sigmoid(drawn[0][:, colours:])
+    expected = backdrop + alpha * (colour - backdrop)  # "over": alpha of the colour, 1 - alpha of the backdrop
+    assert torch.allclose(images, expected.repeat(1, 3 // colours, 1, 1), atol=1e-6)
+    images.mean().backward()  # alpha starts near 0.5: both the colours and the alpha are trained
+    assert conv.weight.grad[:colours * 4].abs().sum() > 0 and conv.weight.grad[colours * 4:].abs().sum() > 0
+    with torch.no_grad():
+        conv.bias[colours * 4:] = -40.0  # alpha 0: the backdrop, exactly, whatever the colours
+        assert torch.equal(generator(noise, tokens, mask, pooled), torch.full_like(images, backdrop))
+    with pytest.raises(ValueError, match="backdrop"):
+        preset("slots19-tiny", backdrop=1.0)
+    with pytest.raises(ValueError, match="backdrop"):
+        preset(name, backdrop=2.0)
+    assert ModelConfig.from_json(config.to_json()) == config
+    assert ModelConfig.from_json(preset("gan2-tiny").to_json()).backdrop is None
+
+
 def test_config_refuses_bad_shuffle_and_head():
     with pytest.raises(ValueError, match="rgb_shuffle"):
         preset("gan-tiny", rgb_shuffle=3)

@@ -140,7 +140,7 @@ def pipeline_edit(pipe, batch_size: int = 64) -> Edit:
         if key not in latents:
             latents.clear()  # pictures come one at a time
             latents[key] = pipe.encode(pipe.read_image(Image.fromarray(picture)), source_prompt, refine)
-        return pipe.sample(prompts, seeds, batch_size, latents[key], strength)
+        return pipe.sample(prompts, seeds, batch_size, pipe.carry(latents[key], source_prompt, prompts), strength)
 
     return edit
 

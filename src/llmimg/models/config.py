@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import types as types_module
 import typing
 from dataclasses import asdict, dataclass, fields
 
@@ -26,6 +27,8 @@ class ModelConfig:
     position_features: bool = False  # add learned functions of (x, y) to every block's features (CoordConv)
     grey: bool = False  # draw one channel, the same in R, G and B: for data without colour (Fashion-MNIST), where
     # Inception reads a generator's faint colour cast (1 grey level in 255 on average) as colour: FID 125 -> 78
+    backdrop: float | None = None  # the data's flat background in [-1, 1] (1: white, emoji; -1: black): the network
+    # draws an alpha channel besides its colours and composites them over it, so a background can be drawn exact
     slots: int = 0  # > 0: the object-slot generator (models/slots.py) with this many objects, not DF-GAN's
     slot_noise: str = "all"  # what a slot's noise moves: "all" (place and look), or "where" (place, presence only)
     slot_read: str = "compete"  # how slots read the words: "compete" (slot attention); in order: "segments",
@@ -93,6 +96,8 @@ class ModelConfig:
             raise ValueError("slot_word_gate needs slots read in order (slot_read other than 'compete')")
         if self.grey and self.slots:
             raise ValueError("grey is the DF-GAN network's (slots 0): a slot generator paints its objects' colours")
+        if self.backdrop is not None and (self.slots or not -1.0 <= self.backdrop <= 1.0):
+            raise ValueError(f"backdrop is the DF-GAN network's (slots 0), a value in [-1, 1], got {self.backdrop}")
         if self.learned_prior and not self.slots:
             raise ValueError("learned_prior is a slot generator's (slots > 0)")
         if self.render_window and (not self.slots or not 8 <= self.render_window <= side):
@@ -109,8 +114,10 @@ class ModelConfig:
     def _check_types_and_sizes(self) -> None:
         """Every field of its declared type, every size in SIZES: a config read from a file is checked here, before
         anything is allocated (a `channels` of 10**6 would ask for terabytes)."""
-        for name, kind in _field_types().items():
+        for name, (kind, optional) in _field_types().items():
             value = getattr(self, name)
+            if optional and value is None:
+                continue
             if kind is tuple:
                 ok = isinstance(value, (tuple, list)) and all(_is_int(side) for side in value)
             elif kind is float:  # JSON writes 1.0 as 1.0, but a hand-written 1 is a float too
@@ -121,7 +128,8 @@ class ModelConfig:
                 ok = _is_int(value) if kind is int else isinstance(value, kind)
             if not ok:
                 wanted = "a list of integers" if kind is tuple else f"{'an' if kind is int else 'a'} {kind.__name__}"
-                raise ValueError(f"model config {name} must be {wanted}, got {value!r}")
+                raise ValueError(f"model config {name} must be {wanted}{' or null' if optional else ''}, "
+                                 f"got {value!r}")
         for name, (low, high) in SIZES.items():
             if not low <= getattr(self, name) <= high:
                 raise ValueError(f"model config {name} must be from {low} to {high}, got {getattr(self, name)}")
@@ -155,9 +163,15 @@ class ModelConfig:
 
 
 @functools.cache
-def _field_types() -> dict[str, type]:
-    """name -> the class its annotation names (`tuple[int, ...]` -> tuple)."""
-    return {name: typing.get_origin(hint) or hint for name, hint in typing.get_type_hints(ModelConfig).items()}
+def _field_types() -> dict[str, tuple[type, bool]]:
+    """name -> (the class its annotation names, whether it may be None): `tuple[int, ...]` -> (tuple, False),
+    `float | None` -> (float, True)."""
+    found = {}
+    for name, hint in typing.get_type_hints(ModelConfig).items():
+        named = [arg for arg in typing.get_args(hint) if arg is not type(None)] \
+            if isinstance(hint, types_module.UnionType) else [hint]
+        found[name] = (typing.get_origin(named[0]) or named[0], named != [hint])
+    return found
 
 
 def _is_int(value) -> bool:

@@ -73,10 +73,13 @@ class Generator(nn.Module):
         # and starves the generator of gradient (seen here: blank images for 750 steps, generator loss ~10).
         # With rgb_shuffle s, each top-level feature draws an s x s patch of pixels (sub-pixel convolution, Shi et
         # al. 2016): the costly, low-intensity convolutions at full resolution go away.
-        # A grey generator draws one channel and repeats it as R, G and B.
+        # A grey generator draws one channel and repeats it as R, G and B. With a backdrop, one more channel is each
+        # pixel's alpha (a sigmoid): colours composited over the flat background, which is then drawn exactly
+        # wherever alpha saturates, not as the linear output's noise around it (emoji: off-white speckles).
         shuffle, colours = config.rgb_shuffle, 1 if config.grey else 3
+        outputs = colours + (config.backdrop is not None)
         self.to_rgb = nn.Sequential(nn.LeakyReLU(0.2),
-                                    nn.Conv2d(config.channels_at(config.sides[-1]), colours * shuffle**2, 3, padding=1),
+                                    nn.Conv2d(config.channels_at(config.sides[-1]), outputs * shuffle**2, 3, padding=1),
                                     nn.PixelShuffle(shuffle))
         _icnr_(self.to_rgb[1], shuffle)
 
@@ -89,6 +92,9 @@ class Generator(nn.Module):
         for block in self.blocks:
             x = block(x, cond, words, mask)
         rgb = self.to_rgb(x)
+        if self.config.backdrop is not None:
+            rgb, alpha = rgb[:, :-1], torch.sigmoid(rgb[:, -1:])
+            rgb = self.config.backdrop + alpha * (rgb - self.config.backdrop)
         return rgb.repeat(1, 3, 1, 1) if self.config.grey else rgb  # (B, 3, R, R)
 
 

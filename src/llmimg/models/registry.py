@@ -77,6 +77,9 @@ def _both_sizes(name: str, base: str, **fields) -> None:
 # gan2 drawing grey pictures, and its VAE: the fashion recipe's (Fashion-MNIST has no colour)
 _both_sizes("gan2-grey", "gan2", grey=True)
 _both_sizes("vae2-grey", "vae2", grey=True)
+# gan2 compositing over white, and its VAE: the emoji recipe's (Twemoji is drawn on a white page)
+_both_sizes("gan2-white", "gan2", backdrop=1.0)
+_both_sizes("vae2-white", "vae2", backdrop=1.0)
 
 # slots2: the noise only places the objects (and says whether each is there); their look comes from the words
 PRESETS["slots2-64"] = replace(PRESETS["slots-64"], slot_noise="where")

@@ -42,6 +42,8 @@ MAX_DISTANCE = 2.0  # slot_distance "own": a slot stands at most this far from t
 # logits are the words' direction's cosine with each, times RELATION_SHARPNESS (0.96 for the right one when aligned)
 RELATION_AXES = ((-1.0, 0.0), (1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
 RELATION_SHARPNESS = 5.0
+CARRY_AGREEMENT = 0.5  # carry: an edit keeps the picture's places while each slot's step from the one before stays
+# within 60 degrees of the one the new words give (a relation turned around, or across, takes the words' places)
 PRIOR_LOGVAR = (-6.0, 2.0)  # learned_prior: the prior's log-variance, clamped (a standard deviation of 0.05 to 2.7)
 
 
@@ -202,6 +204,27 @@ class SlotGenerator(nn.Module):
     def _prior(self, sentence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mu, logvar = self.prior_moments(sentence).chunk(2, dim=-1)
         return mu, logvar.clamp(*PRIOR_LOGVAR)
+
+    def carry(self, latent: torch.Tensor, source: tuple, target: tuple) -> torch.Tensor:
+        """An edit's latent for other words: `latent` (B, noise_dim) is standard noise under the prior of the
+        `source` words (tokens, mask, pooled), as the image encoder gives it; returned is the same noise in the
+        network's own units (prior mu + sigma x latent) standardised by the `target` words' prior. The noise sets
+        where the objects stand, so they stay where the picture has them when a colour, shape or size changes;
+        standardised by the source words' prior and drawn under the target's, a size word's prior moved them
+        (docs/EDITING.md). A row whose carried layout would turn a present slot away from the side the target words
+        give it (the cosine of its step from the slot before, against the step the target words place at `latent`
+        itself, below CARRY_AGREEMENT: a relation changed) keeps `latent`, and the words' places. Without a learned
+        prior the latent is the network's noise already, and is returned as it is."""
+        if self.prior_moments is None:
+            return latent
+        source_mu, source_logvar = self.prior(*source)
+        target_mu, target_logvar = self.prior(*target)
+        carried = (source_mu + torch.exp(0.5 * source_logvar) * latent - target_mu) * torch.exp(-0.5 * target_logvar)
+        kept = self.layout(carried, *target)[1]
+        _, worded, presence, _ = self.layout(latent, *target)
+        turn = nn.functional.cosine_similarity(kept[:, 1:] - kept[:, :-1], worded[:, 1:] - worded[:, :-1], dim=-1)
+        agree = ((turn >= CARRY_AGREEMENT) | (presence[:, 1:] < 0.5)).all(dim=1)  # (B,)
+        return torch.where(agree[:, None], carried, latent)
 
     def probe_logits(self, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """slot_probe: per slot, the attribute probes' logits from what it reads (B, K, sum of slot_probe[:-1]), the

@@ -6,8 +6,11 @@
 
 1. the image (pipeline/source_image.py) and the words it shows go through the encoder q(z | image, text); its
    posterior mean mu is the image's latent (the mean, not a sample: the same image always gives the same latent);
-2. each output row's latent is z = sqrt(1 - s^2) * mu + s * noise(seed) (noise.start_noise), s the strength;
-3. z and the new prompt go through the one generation path (sampling.sample), as for any image.
+2. for an edit, mu is carried to the new words (`carry`): a slot generator with a learned prior reads the latent
+   as standard noise under the words' prior, so the latent is re-standardised by the new words' to keep the objects
+   where the picture has them (models/slots.py SlotGenerator.carry); for other generators it stays as it is;
+3. each output row's latent is z = sqrt(1 - s^2) * mu + s * noise(seed) (noise.start_noise), s the strength;
+4. z and the new prompt go through the one generation path (sampling.sample), as for any image.
 
 An edit decodes with new words; a variation keeps the image's own words (its source prompt, or the prompt its llmimg
 PNG records) and moves the latent by the same formula, so s means the same in both: 0 redraws the image's latent as
@@ -50,6 +53,27 @@ def encode(encoder: nn.Module, text_encoder: TextEncoder, image: SourceImage, te
     words = text_encoder([text]).to(device)  # tokens (1, T, D), mask (1, T), pooled (1, D)
     mu, _ = encoder(pixels, words.tokens, words.mask, words.pooled)  # (1, noise_dim) each
     return mu[0].float().cpu()
+
+
+@torch.inference_mode()
+def carry(generator: nn.Module, text_encoder: TextEncoder, latent: torch.Tensor, source_text: str,
+          prompts: list[str], device: torch.device | str = "cpu") -> torch.Tensor:
+    """(len(prompts), noise_dim) float32 on the CPU: the start image's latent (noise_dim,) for each row's words, the
+    generator's `carry` of it where the words differ from the source's (computed once per prompt, one row at a time,
+    so a row's latent does not depend on the rows beside it), the latent itself elsewhere and for generators
+    without one."""
+    rows = latent[None].repeat(len(prompts), 1)
+    if not hasattr(generator, "carry"):
+        return rows
+    source = text_encoder([source_text]).to(device)
+    for prompt in dict.fromkeys(prompts):
+        if prompt == source_text:
+            continue
+        target = text_encoder([prompt]).to(device)
+        carried = generator.carry(latent[None].to(device), (source.tokens, source.mask, source.pooled),
+                                  (target.tokens, target.mask, target.pooled))
+        rows[[index for index, row in enumerate(prompts) if row == prompt]] = carried.float().cpu()
+    return rows
 
 
 REFINE_LR = 0.1  # Adam's step on the latent (a unit-variance vector): docs/EDITING.md

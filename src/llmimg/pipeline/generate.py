@@ -22,7 +22,7 @@ from llmimg.device import pick_device
 from llmimg.model_file import LoadedModel, load_model, resolve_model_path
 from llmimg.models.config import ModelConfig
 from llmimg.pipeline.backends import check_backend, prepare_backend
-from llmimg.pipeline.edit import encode, image_encoder, refine
+from llmimg.pipeline.edit import carry, encode, image_encoder, refine
 from llmimg.pipeline.explain import Explanation, explain
 from llmimg.pipeline.interpolate import interpolate, interpolate_at
 from llmimg.pipeline.png import encode_png, image_metadata
@@ -96,7 +96,13 @@ class Pipeline:
         if request.start is None:
             return self.sample(prompts, seeds, request.batch_size)
         latent = self.encode(request.start.image, request.source_text, request.start.refine)
-        return self.sample(prompts, seeds, request.batch_size, latent, request.start.strength)
+        return self.sample(prompts, seeds, request.batch_size, self.carry(latent, request.source_text, prompts),
+                           request.start.strength)
+
+    def carry(self, latent: torch.Tensor, source_text: str, prompts: list[str]) -> torch.Tensor:
+        """(len(prompts), noise_dim): the start image's latent for each row's words (pipeline/edit.py `carry`: the
+        objects kept where the picture has them where the generator can), through the model's eager generator."""
+        return carry(self.model.generator, self.text_encoder, latent, source_text, prompts, self.device)
 
     def encode(self, image: SourceImage, text: str, refine_steps: int = 0) -> torch.Tensor:
         """The image encoder's latent of (image, the words it shows): (noise_dim,), its posterior mean, then refined

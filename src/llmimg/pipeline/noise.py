@@ -49,9 +49,9 @@ def seeded_noise(seeds: list[int], dim: int) -> np.ndarray:
 
 def start_noise(latent, noise, strength: float):
     """The rows (B, noise_dim) an edit or a variation draws from: z = sqrt(1 - s^2) * latent + s * noise, for the
-    start image's latent (noise_dim,) and each row's seeded noise (B, noise_dim), torch tensors or NumPy arrays
-    (the torch-free ONNX path draws edits too). s = 0 is the latent exactly, s = 1 the noise exactly (plain
-    generation), and in between the mix keeps the prior's variance (1 - s^2 + s^2 = 1 for a latent and noise of
-    unit variance; a straight (1 - s) * latent + s * noise would shrink the rows towards 0, where the generator
-    rarely drew from in training)."""
-    return math.sqrt(1.0 - strength**2) * latent[None] + strength * noise
+    start image's latent (noise_dim,), or each row's (B, noise_dim), and each row's seeded noise (B, noise_dim),
+    torch tensors or NumPy arrays (the torch-free ONNX path draws edits too). s = 0 is the latent exactly, s = 1 the
+    noise exactly (plain generation), and in between the mix keeps the prior's variance (1 - s^2 + s^2 = 1 for a
+    latent and noise of unit variance; a straight (1 - s) * latent + s * noise would shrink the rows towards 0,
+    where the generator rarely drew from in training)."""
+    return math.sqrt(1.0 - strength**2) * (latent[None] if latent.ndim == 1 else latent) + strength * noise

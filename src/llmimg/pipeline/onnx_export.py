@@ -32,6 +32,17 @@ class _LastHiddenState(nn.Module):
         return self.model(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
 
+class _Carry(nn.Module):
+    """A slot generator's `carry` (an edit's latent for other words) as one graph of seven tensors."""
+
+    def __init__(self, generator: nn.Module):
+        super().__init__()
+        self.generator = generator
+
+    def forward(self, latent, source_tokens, source_mask, source_pooled, tokens, mask, pooled):
+        return self.generator.carry(latent, (source_tokens, source_mask, source_pooled), (tokens, mask, pooled))
+
+
 def _export(module: nn.Module, args: tuple, path: Path, input_names: list[str], output_names: list[str],
             dynamic: dict[str, dict[int, str]]) -> None:
     """Export with the dynamo exporter, with the named axes dynamic; the exporter's chatter goes to the debug log."""
@@ -61,7 +72,8 @@ def _root_records_to_debug():
 
 
 def export_onnx(model: LoadedModel, text_encoder: TextEncoder, out: str | Path, int8: bool = True) -> Path:
-    """Write generator.onnx, image_encoder.onnx (a model with an image encoder), text_encoder.onnx (and
+    """Write generator.onnx, image_encoder.onnx (a model with an image encoder; and latent_carry.onnx, its edits'
+    latent for other words, when the generator has a learned prior), text_encoder.onnx (and
     text_encoder.int8.onnx), tokenizer.json, llmimg.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -84,6 +96,16 @@ def export_onnx(model: LoadedModel, text_encoder: TextEncoder, out: str | Path, 
                 out / "image_encoder.onnx", ["images", "tokens", "mask", "pooled"], ["mu", "logvar"],
                 {"images": {0: "batch"}, "tokens": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"},
                  "pooled": {0: "batch"}})
+    if model.encoder is not None and config.learned_prior:  # an edit's latent for other words (pipeline/edit.py)
+        log.info("exporting the latent carry of edits")
+        source = text_encoder(["a large red circle"] * 4)
+        source_mask = torch.where(source.mask, 0.0, float("-inf"))
+        _export(_Carry(generator), (noise, source.tokens, source_mask, source.pooled, example.tokens, log_mask,
+                                    example.pooled), out / "latent_carry.onnx",
+                ["latent", "source_tokens", "source_mask", "source_pooled", "tokens", "mask", "pooled"], ["carried"],
+                {"latent": {0: "batch"}, "source_tokens": {0: "batch", 1: "source_length"},
+                 "source_mask": {0: "batch", 1: "source_length"}, "source_pooled": {0: "batch"},
+                 "tokens": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}, "pooled": {0: "batch"}})
     log.info("exporting the language model")
     ids = text_encoder.tokenizer(["a large red circle", "a small blue square above a large yellow triangle"],
                                  padding=True, return_tensors="pt")

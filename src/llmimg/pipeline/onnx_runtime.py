@@ -5,7 +5,8 @@
     >>> images = pipe.generate(["a large red circle"], seeds=[0])   # (1, 64, 64, 3) uint8
     >>> edits = pipe.edit(pixels, "a large red circle", ["a large blue circle"], seeds=[0])  # pixels (3, R, R)
 
-The folder holds generator.onnx, image_encoder.onnx (models with an image encoder), text_encoder.onnx (and
+The folder holds generator.onnx, image_encoder.onnx (models with an image encoder), latent_carry.onnx (those whose
+generator has a learned prior: an edit's latent for other words, pipeline/edit.py), text_encoder.onnx (and
 text_encoder.int8.onnx), tokenizer.json and llmimg.json (the model config and how to read the encoder). Images
 agree with the torch pipeline's within the tolerances in llmimg.pipeline.backends (tests/test_backends.py checks
 them, with torch made unimportable).
@@ -113,13 +114,26 @@ class OnnxImageEncoder:
         return mu, logvar
 
 
+class OnnxCarry:
+    """latent (B, noise_dim), the source words' (tokens, mask, pooled), the new words' -> the latent for the new
+    words (B, noise_dim) float32: a slot generator's `carry` (pipeline/edit.py), exported as latent_carry.onnx."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def __call__(self, latent, source: tuple, target: tuple) -> np.ndarray:
+        names = ("latent", "source_tokens", "source_mask", "source_pooled", "tokens", "mask", "pooled")
+        values = (latent, source[0], log_weights(source[1]), source[2], target[0], log_weights(target[1]), target[2])
+        return self.session.run(None, {k: np.ascontiguousarray(v, np.float32) for k, v in zip(names, values)})[0]
+
+
 class OnnxPipeline:
     """Text to image with onnxruntime: the same prompts and seeds give the torch pipeline's images."""
 
     def __init__(self, text_encoder: OnnxTextEncoder, generator: OnnxGenerator, manifest: dict,
-                 image_encoder: OnnxImageEncoder | None = None):
+                 image_encoder: OnnxImageEncoder | None = None, carry: OnnxCarry | None = None):
         self.text_encoder, self.generator, self.manifest = text_encoder, generator, manifest
-        self.image_encoder = image_encoder
+        self.image_encoder, self.carry = image_encoder, carry
 
     @classmethod
     def load(cls, folder: str | Path, int8_text: bool = False, threads: int | None = None) -> OnnxPipeline:
@@ -138,7 +152,9 @@ class OnnxPipeline:
         generator = OnnxGenerator(_session(folder / "generator.onnx", threads), manifest["config"])
         image_file = folder / "image_encoder.onnx"
         image_encoder = OnnxImageEncoder(_session(image_file, threads)) if image_file.is_file() else None
-        return cls(text_encoder, generator, manifest, image_encoder)
+        carry_file = folder / "latent_carry.onnx"
+        carry = OnnxCarry(_session(carry_file, threads)) if carry_file.is_file() else None
+        return cls(text_encoder, generator, manifest, image_encoder, carry)
 
     @property
     def config(self) -> dict:
@@ -161,7 +177,12 @@ class OnnxPipeline:
             raise ValueError("this ONNX export has no image_encoder.onnx: export a model that has an image encoder")
         if len(prompts) != len(seeds):
             raise ValueError(f"{len(prompts)} prompts but {len(seeds)} seeds")
-        mu, _ = self.image_encoder(pixels[None], *self.text_encoder([source_prompt]))
-        noise = start_noise(mu[0], seeded_noise(seeds, self.config["noise_dim"]), strength).astype(np.float32)
+        source = self.text_encoder([source_prompt])
+        mu, _ = self.image_encoder(pixels[None], *source)
+        latent = np.repeat(mu, len(prompts), axis=0)  # each row's, carried to its words as the torch pipeline's
+        for prompt in dict.fromkeys(prompts) if self.carry is not None else ():
+            if prompt != source_prompt:
+                latent[[row == prompt for row in prompts]] = self.carry(mu, source, self.text_encoder([prompt]))
+        noise = start_noise(latent, seeded_noise(seeds, self.config["noise_dim"]), strength).astype(np.float32)
         tokens, mask, pooled = self.text_encoder(prompts)
         return to_uint8(self.generator(noise, tokens, mask, pooled))

@@ -76,13 +76,14 @@ def sample(generator: nn.Module, text_encoder: TextEncoder, prompts: list[str], 
            batch_size: int = 64, device: torch.device | str = "cpu", latent: torch.Tensor | None = None,
            strength: float = 1.0) -> np.ndarray:
     """Draw one image per (prompt, seed): (N, H, W, 3) uint8, computed `batch_size` images per forward pass. With a
-    start image's `latent` (noise_dim,), each row's noise is moved towards it by `strength` (`start_noise`)."""
+    start image's `latent` (noise_dim,), or each row's (N, noise_dim), each row's noise is moved towards it by
+    `strength` (`start_noise`)."""
     outputs = []
     for start in range(0, len(prompts), batch_size):
         chunk_prompts, chunk_seeds = prompts[start:start + batch_size], seeds[start:start + batch_size]
         noise = seeded_noise(chunk_seeds, generator.config.noise_dim)  # (B, noise_dim)
-        if latent is not None:
-            noise = start_noise(latent, noise, strength)
+        if latent is not None:  # one for every row, or each row's own (an edit's, carried to its words)
+            noise = start_noise(latent if latent.ndim == 1 else latent[start:start + batch_size], noise, strength)
         images = forward_embeddings(generator, text_encoder(chunk_prompts), noise, device)
         outputs.append(to_uint8(images))
     if not outputs:

@@ -43,7 +43,8 @@ _VAE = dict(model="vae2-64", generator_lr=5e-4, critic_lr=5e-4, beta1=0.9, beta2
 _GAN = dict(model="gan2-64", generator_lr=2e-4, critic_lr=4e-4, reconstruction_weight=10.0, kl_weight=16.0,
             kl_warmup_steps=1, **_BOTH)
 # the VAE preset of each network recipes train (the first stage's; the same network, the VAE family)
-VAE_OF = {f"gan{version}-{size}": f"vae{version}-{size}" for version in ("2", "3", "2-grey") for size in ("64", "tiny")}
+VAE_OF = {f"gan{version}-{size}": f"vae{version}-{size}"
+          for version in ("2", "3", "2-grey", "2-white") for size in ("64", "tiny")}
 # (a literal, not read off models.registry: `llmimg --help` builds this module's choices without importing torch)
 VAE_OF.update({f"{name}-{size}": f"{name}-vae-{size}" for size in ("64", "tiny")
                for name in ("slots", *(f"slots{version}" for version in range(2, 20)))
