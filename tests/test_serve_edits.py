@@ -88,6 +88,22 @@ def test_sd_webui_img2img(server, pipeline, source):
     assert np.array_equal(np.asarray(result.image.convert("RGB")), np.asarray(expected))
 
 
+def test_a_refined_edit_over_http_is_the_python_apis(server, pipeline, source):
+    client = openai.OpenAI(base_url=f"{server}/v1", api_key="not-needed")
+    result = client.images.edit(image=("red.png", source, "image/png"), prompt="a small blue square",
+                                extra_body={"seed": 4, "source_prompt": "a large red circle", "refine": 3})
+    png = base64.b64decode(result.data[0].b64_json)
+    expected = pipeline.edit(source, "a small blue square", "a large red circle", seed=4, refine=3)[0]
+    assert np.array_equal(png_pixels(png), np.asarray(expected)) and png_text(png)["refine_steps"] == "3"
+    unrefined = pipeline.edit(source, "a small blue square", "a large red circle", seed=4)[0]
+    assert not np.array_equal(np.asarray(expected), np.asarray(unrefined))  # the steps changed the picture
+    body = {"init_images": [base64.b64encode(source).decode()], "prompt": "a small blue square", "seed": 4,
+            "denoising_strength": 0.0, "source_prompt": "a large red circle", "refine": 3}
+    answer = httpx.post(f"{server}/sdapi/v1/img2img", json=body).json()
+    image = base64.b64decode(answer["images"][0])
+    assert np.array_equal(png_pixels(image), np.asarray(expected)) and png_text(image)["refine_steps"] == "3"
+
+
 def upload(url: str, path: str, data: bytes, **fields) -> httpx.Response:
     return httpx.post(url + path, files={"image": ("x.png", data, "image/png")}, data=fields)
 
@@ -101,6 +117,8 @@ def upload(url: str, path: str, data: bytes, **fields) -> httpx.Response:
     ("/v1/images/edits", "SOURCE", {"prompt": ""}, 400, "prompt is empty"),
     ("/v1/images/edits", "SOURCE", {"prompt": "a red circle", "strength": "2"}, 400, "strength must be from 0"),
     ("/v1/images/edits", "SOURCE", {"prompt": "a red circle", "n": "two"}, 400, "n must be an integer"),
+    ("/v1/images/edits", "SOURCE", {"prompt": "a red circle", "refine": "-1"}, 400, "refine (optimisation steps"),
+    ("/v1/images/edits", "SOURCE", {"prompt": "a red circle", "refine": "1001"}, 400, "from 0 to 1000"),
     ("/v1/images/edits", "SOURCE", {"prompt": "a red circle", "response_format": "url"}, 400, "b64_json"),
     ("/v1/images/variations", "SOURCE", {}, 400, "records no llmimg prompt"),
 ])

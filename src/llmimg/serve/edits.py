@@ -2,10 +2,10 @@
 `POST /v1/images/variations` (multipart forms, as the official clients send them) and the SD web UI's
 `POST /sdapi/v1/img2img` (JSON, the image in base64, `denoising_strength` as llmimg's strength).
 
-llmimg's own fields ride along where the protocols have none: `seed`, `strength` and `source_prompt` (the words the
-image shows), sent by the openai client as `extra_body`. A `mask` is refused (400): the whole image is redrawn from
-its latent. A bad image is 400 with one line saying why, a body over --max-upload-bytes or an image over the pixel
-limit 413.
+llmimg's own fields ride along where the protocols have none: `seed`, `strength`, `source_prompt` (the words the
+image shows) and `refine` (optimisation steps on the image's latent), sent by the openai client as `extra_body`. A
+`mask` is refused (400): the whole image is redrawn from its latent. A bad image is 400 with one line saying why, a
+body over --max-upload-bytes or an image over the pixel limit 413.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from fastapi import FastAPI, HTTPException, Request, Response
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
 
-from llmimg.pipeline.request import MAX_SEED, check_strength
+from llmimg.pipeline.request import MAX_REFINE, MAX_SEED, check_refine, check_strength
 from llmimg.serve.endpoints import parse_size, webui_info
 from llmimg.serve.schemas import EditsResponse, ImageData, Img2ImgRequest, Txt2ImgResponse
 from llmimg.serve.service import ApiError, ImageService
@@ -31,6 +31,8 @@ _LLMIMG_FIELDS = {
                  "description": "llmimg: 0 keeps the image's latent, 1 is plain generation"},
     "source_prompt": {"type": "string", "description": "llmimg: what the image shows (default: the prompt its "
                                                        "llmimg PNG records)"},
+    "refine": {"type": "integer", "minimum": 0, "maximum": MAX_REFINE,
+               "description": "llmimg: optimisation steps on the image's latent before it is drawn (default 0)"},
 }
 _OPENAI_FIELDS = {
     "image": {"type": "string", "format": "binary", "description": "the image (PNG, JPEG, WebP...)"},
@@ -143,9 +145,10 @@ def add_edit_routes(app: FastAPI, service: ImageService) -> None:
             raise ApiError(400, "batch_size and n_iter must be at least 1", "batch_size")
         count = service.check_count(body.batch_size * body.n_iter, "batch_size x n_iter")
         strength = checked_strength(body.denoising_strength, "denoising_strength")
+        refine = checked_refine(body.refine)
         image = decode_base64(body.init_images[0])
         _, images = await service.start_from(image, "init_images[0]", prompt, body.source_prompt, strength, count,
-                                             service.pick_seed(body.seed), size)
+                                             service.pick_seed(body.seed), size, refine)
         if prompt is not None:
             response.headers.update(service.warning_headers(prompt))
         info = {**webui_info(service, body, images, size), "denoising_strength": strength}
@@ -166,12 +169,13 @@ async def openai_answer(service: ImageService, form: Form, prompt: str | None,
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ApiError(400, f"seed must be in 0 .. {MAX_SEED} (2**32 - 1), got {seed}", "seed")
     strength = checked_strength(form.number("strength", float, default_strength), "strength")
+    refine = checked_refine(form.number("refine", int, 0))
     source_prompt = form.text("source_prompt")
     if source_prompt is not None:
         service.check_prompt(source_prompt, "source_prompt")
     data, name = form.image()
     request, images = await service.start_from(data, name, prompt, source_prompt, strength, n,
-                                               service.pick_seed(seed), (width, height))
+                                               service.pick_seed(seed), (width, height), refine)
     source = request.start.image
     return EditsResponse(created=int(time.time()), size=f"{width}x{height}",
                          data=[ImageData(b64_json=base64.b64encode(i.png).decode(), revised_prompt=i.prompt,
@@ -184,6 +188,13 @@ def checked_strength(value: float, param: str) -> float:
         return check_strength(value, param)
     except ValueError as error:
         raise ApiError(400, str(error), param) from None
+
+
+def checked_refine(value: int) -> int:
+    try:
+        return check_refine(value)
+    except ValueError as error:
+        raise ApiError(400, str(error), "refine") from None
 
 
 def decode_base64(text: str) -> bytes:

@@ -72,6 +72,7 @@ class Img2ImgRequest(Txt2ImgRequest):
                                                         "(llmimg's strength)")
     source_prompt: str | None = Field(None, description="llmimg: what the image shows (default: the prompt its "
                                                         "llmimg PNG records, else the prompt)")
+    refine: int = Field(0, description="llmimg: optimisation steps on the image's latent before it is drawn")
     mask: str | None = Field(None, description="not supported: the whole image is redrawn from its latent")
 
 

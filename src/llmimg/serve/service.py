@@ -134,14 +134,15 @@ class ImageService:
         return self._packed(request, images, size)
 
     async def start_from(self, image: bytes, name: str, prompt: str | None, source_prompt: str | None,
-                         strength: float, n: int, seed: int, size: tuple[int, int] | None = None
+                         strength: float, n: int, seed: int, size: tuple[int, int] | None = None, refine: int = 0
                          ) -> tuple[GenerationRequest, list[DrawnImage]]:
-        """Edits of an uploaded image with `prompt` or, with no prompt, its variations (pipeline/edit.py); the
-        image is read, checked and encoded on the model's worker thread, not on the event loop."""
+        """Edits of an uploaded image with `prompt` or, with no prompt, its variations (pipeline/edit.py), its
+        latent refined by `refine` steps; the image is read, checked and encoded on the model's worker thread, not
+        on the event loop."""
         def work() -> tuple[GenerationRequest, np.ndarray]:
             source = self.pipeline.read_image(image, name)
-            request = (self.pipeline.edit_request(source, prompt, source_prompt, strength, n, seed) if prompt
-                       else self.pipeline.vary_request(source, n, strength, source_prompt, seed))
+            request = (self.pipeline.edit_request(source, prompt, source_prompt, strength, n, seed, refine) if prompt
+                       else self.pipeline.vary_request(source, n, strength, source_prompt, seed, refine))
             return request, self.pipeline.generate(request)
 
         request, images = await self._wait(self.batcher.call(work, images=n))
