@@ -1,0 +1,95 @@
+"""FID of a run's training checkpoints (their EMA generators), the time-to-quality curve of a GAN stage.
+
+    python benchmarks/checkpoint_fid.py --data fashion --n 1000 runs/fashion/gan/checkpoints/step_*.pt \\
+        --out docs/results/ablation/AM_fashion_checkpoint_fid.jsonl
+
+Each checkpoint's generator draws the n images `llmimg eval --n N` draws (the reference half's captions, seeds
+0 .. n-1) and is scored against that half, as `llmimg eval` does (the same figure for a checkpoint whose
+generator is a shipped model's: 74.91 for step 6,000 of the fashion recipe's run AK, docs/MODELS.md). One JSON line
+a checkpoint: its path, step, the run's wall_s when written and the FID. `--plot PNG` then draws every record of
+--out against idle-equivalent minutes: `--offset-minutes` (the stages before) + step x `--seconds-per-step`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import torch
+
+from llmimg.evaluation.distances import frechet_distance
+from llmimg.evaluation.inception import InceptionFeatures
+from llmimg.evaluation.real_data import real_source
+from llmimg.model_file import save_model
+from llmimg.models.config import ModelConfig
+from llmimg.models.registry import build_generator
+from llmimg.pipeline.generate import Pipeline
+from llmimg.text.encoder import TextEncoder
+
+
+def checkpoint_generator(path: Path) -> tuple[torch.nn.Module, ModelConfig, dict]:
+    """The EMA generator of a training checkpoint (what the run would export at that step), its config, the state."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    config = ModelConfig.from_json(state["model_config"])
+    generator = build_generator(config)
+    ema = state["ema"]  # an AveragedModel's: module.* and n_averaged
+    generator.load_state_dict({k.removeprefix("module."): v for k, v in ema.items() if k.startswith("module.")})
+    return generator.eval(), config, state
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
+    parser.add_argument("--plot", type=Path, help="a PNG of FID against idle-equivalent minutes")
+    parser.add_argument("--seconds-per-step", type=float, default=0.61)
+    parser.add_argument("--offset-minutes", type=float, default=0.0)
+    parser.add_argument("--target", type=float, help="a dotted line at this FID")
+    args = parser.parse_args()
+    halves = real_source(args.data, 64, 0).halves(args.n)
+    inception, text_encoder = InceptionFeatures(), TextEncoder.load()
+    reference = inception(halves.reference)
+    for path in args.checkpoints:
+        generator, config, state = checkpoint_generator(path)
+        with tempfile.TemporaryDirectory() as folder:  # through the one generation path, as a model file
+            save_model(Path(folder) / "model.safetensors", generator, config)
+            pipe = Pipeline.load(str(Path(folder) / "model.safetensors"), text_encoder, "cpu")
+            fake = pipe.sample(halves.captions, list(range(args.n)), 64)
+        record = {"checkpoint": str(path), "step": int(state["step"]), "wall_s": round(float(state["wall_s"]), 1),
+                  "fid": round(frechet_distance(reference, inception(fake)), 2), "n": args.n}
+        print(json.dumps(record), flush=True)
+        with open(args.out, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(record) + "\n")
+    if args.plot:
+        plot(args.out, args.plot, args.seconds_per_step, args.offset_minutes, args.target)
+
+
+def plot(records: Path, out: Path, seconds_per_step: float, offset_minutes: float, target: float | None) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = sorted((json.loads(line) for line in records.read_text().splitlines()), key=lambda row: row["step"])
+    minutes = [offset_minutes + row["step"] * seconds_per_step / 60 for row in rows]
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    axis.plot(minutes, [row["fid"] for row in rows], marker="o")
+    for minute, row in zip(minutes, rows):
+        axis.annotate(f"{row['step']:,}", (minute, row["fid"]), textcoords="offset points", xytext=(0, 6),
+                      ha="center", fontsize=7)
+    if target is not None:
+        axis.axhline(target, linestyle=":", color="grey", label=f"target {target:g}")
+        axis.legend()
+    axis.set_xlabel("idle-equivalent minutes from nothing (labels: GAN steps)")
+    axis.set_ylabel(f"FID, n = {rows[0]['n']}")
+    axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(out, dpi=120)
+
+
+if __name__ == "__main__":
+    main()
