@@ -16,8 +16,9 @@ from llmimg.training.checkpoints import list_checkpoints, resolve_resume, save_c
 from llmimg.training.config import TrainConfig
 from llmimg.training.trainer import train
 
+# (with DiffAugment on, so that a resumed run's augmentations are shown to be the uninterrupted run's too)
 TINY = ["--model", "gan-tiny", "--batch-size", "4", "--log-every", "4", "--eval-n", "0", "--sample-every", "1000",
-        "--checkpoint-every", "4", "--keep-checkpoints", "10", "--device", "cpu"]
+        "--checkpoint-every", "4", "--keep-checkpoints", "10", "--device", "cpu", "--augment", "translation,cutout"]
 
 
 def _tensors(state, prefix=""):

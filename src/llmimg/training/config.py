@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from llmimg.training.augment import parse_policy
+
 
 @dataclass
 class TrainConfig:
@@ -43,6 +45,8 @@ class TrainConfig:
     text_noise: float = 0.0  # > 0: each real token's and the sentence's vector gets Gaussian noise of this many times
     # its own standard deviation, in training only, so that what the networks learn of the words holds for nearby
     # vectors: the words of prompts in wordings never trained on (issue 14's held-out set; run AL)
+    augment: str = ""  # GAN: DiffAugment policy of the critic's images, real and generated, e.g. "translation,cutout"
+    # (training.augment; for small sets, whose critic otherwise memorises them)
     hard_negatives: float = 0.0  # share of mismatched captions that are one binding away (datasets that offer them)
     ema_decay: float = 0.999  # decay of the generator's exponential moving average
     bf16: bool | None = None  # bfloat16 autocast for the forward passes (default: where the device has native bf16)
@@ -80,6 +84,7 @@ class TrainConfig:
         for name in ("beta1", "beta2", "ema_decay", "hard_negatives"):
             if not 0 <= getattr(self, name) <= 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be in 0..1, got {getattr(self, name)}")
+        parse_policy(self.augment)
         if self.slot_matching_by not in ("pixels", "relation"):
             raise ValueError(f"--slot-matching-by must be pixels or relation, got {self.slot_matching_by!r}")
         for name in ("r1_gamma", "free_bits", "kl_weight", "reconstruction_weight", "slot_probe_weight",

@@ -14,6 +14,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from llmimg.distributed import SINGLE, World, all_sum, average_gradients
 from llmimg.models.slots import RELATION_AXES
 from llmimg.text.encoder import TextEmbeddings
+from llmimg.training.augment import augment, parse_policy
 from llmimg.training.config import TrainConfig
 from llmimg.training.losses import (
     critic_hinge_loss,
@@ -123,7 +124,8 @@ def _step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, world: World) ->
 
 
 class GanObjective:
-    """Hinge GAN with mismatched captions (DF-GAN) and lazy R1: one critic step, then one generator step.
+    """Hinge GAN with mismatched captions (DF-GAN) and lazy R1: one critic step, then one generator step. With
+    --augment, every image the critic sees, real or generated, is augmented first (DiffAugment; training.augment).
 
     With an `encoder` (a posterior q(z | image, text)), the first `reconstructed_rows` rows of each batch are drawn
     from the encoder's latent of their real image instead of from the prior, and the generator also minimises
@@ -141,6 +143,14 @@ class GanObjective:
             "generator": torch.optim.Adam(drawing, config.generator_lr, betas=betas),
             "critic": torch.optim.Adam(critic.parameters(), config.critic_lr, betas=betas),
         }
+        self.augmentation = parse_policy(config.augment)
+
+    def _seen(self, images: torch.Tensor) -> torch.Tensor:
+        """Images as the critic sees them: augmented with --augment (each its own draw), else as they are."""
+        if not self.augmentation:
+            return images
+        seen = augment(images, self.augmentation)
+        return seen.contiguous(memory_format=torch.channels_last) if self.config.channels_last else seen
 
     def _draw(self, inputs: StepInputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Generated images (b, 3, R, R): the first rows from the posterior of their real image (when there is an
@@ -165,7 +175,8 @@ class GanObjective:
         # 1. critic: real+matching vs generated, and vs real+mismatched, through one shared image trunk
         with autocast:
             fake, elbo = self._draw(inputs)
-            features = self.critic.features(torch.cat([real, fake.detach()]))  # (2B, C, 8, 8)
+            seen = self._seen(torch.cat([real, fake.detach()]))
+            features = self.critic.features(seen)  # (2B, C, 8, 8)
             other = inputs.mismatched_text
             three = lambda t, o: torch.cat([t, t, o])
             logits = self.critic.logits(torch.cat([features, features[:batch]]), three(text.tokens, other.tokens),
@@ -178,7 +189,7 @@ class GanObjective:
             # the math attention kernel: the fused ones (CUDA flash / efficient, CPU flash, which channels-last
             # inputs select on CPU) have no double backward
             with sdpa_kernel(SDPBackend.MATH):
-                losses["r1"] = r1_penalty(self.critic, real, text.tokens, text.mask, text.pooled)
+                losses["r1"] = r1_penalty(self.critic, seen[:batch].float(), text.tokens, text.mask, text.pooled)
             critic_total = critic_total + 0.5 * config.r1_gamma * config.r1_every * losses["r1"]
         _step(self.optimizers["critic"], critic_total, self.world)
 
@@ -186,7 +197,7 @@ class GanObjective:
         self.critic.requires_grad_(False)
         with autocast:
             losses["generator"] = generator_hinge_loss(
-                self.critic(fake, text.tokens, text.mask, text.pooled).float())
+                self.critic(self._seen(fake), text.tokens, text.mask, text.pooled).float())
         generator_total = losses["generator"]
         if elbo:
             pixels = real[0].numel()  # the ELBO per pixel, so its weight does not depend on the resolution
