@@ -7,7 +7,9 @@ Each checkpoint's generator draws the n images `llmimg eval --n N` draws (the re
 0 .. n-1) and is scored against that half, as `llmimg eval` does (the same figure for a checkpoint whose
 generator is a shipped model's: 74.91 for step 6,000 of the fashion recipe's run AK, docs/MODELS.md). One JSON line
 a checkpoint: its path, step, the run's wall_s when written and the FID. `--plot PNG` then draws every record of
---out against idle-equivalent minutes: `--offset-minutes` (the stages before) + step x `--seconds-per-step`.
+--out against idle-equivalent minutes: `--offset-minutes` (the stages before) + step x `--seconds-per-step`, as a
+line named `--label`, beside the records of each `--also FILE=LABEL` (another run's, on the same axes). With no
+checkpoints given it only plots.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def checkpoint_generator(path: Path) -> tuple[torch.nn.Module, ModelConfig, dict
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("checkpoints", nargs="+", type=Path)
+    parser.add_argument("checkpoints", nargs="*", type=Path)
     parser.add_argument("--data", required=True)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--out", type=Path, required=True, help="JSON lines, appended")
@@ -49,7 +51,15 @@ def main() -> None:
     parser.add_argument("--seconds-per-step", type=float, default=0.61)
     parser.add_argument("--offset-minutes", type=float, default=0.0)
     parser.add_argument("--target", type=float, help="a dotted line at this FID")
+    parser.add_argument("--label", default="this run", help="--out's line in the plot")
+    parser.add_argument("--also", action="append", default=[], metavar="FILE=LABEL",
+                        help="another run's records, plotted beside (repeatable)")
     args = parser.parse_args()
+    series = [(args.label, args.out), *((label, Path(file)) for file, label in
+                                        (also.rsplit("=", 1) for also in args.also))]
+    if not args.checkpoints:
+        plot(series, args.plot, args.seconds_per_step, args.offset_minutes, args.target)
+        return
     halves = real_source(args.data, 64, 0).halves(args.n)
     inception, text_encoder = InceptionFeatures(), TextEncoder.load()
     reference = inception(halves.reference)
@@ -65,24 +75,28 @@ def main() -> None:
         with open(args.out, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
     if args.plot:
-        plot(args.out, args.plot, args.seconds_per_step, args.offset_minutes, args.target)
+        plot(series, args.plot, args.seconds_per_step, args.offset_minutes, args.target)
 
 
-def plot(records: Path, out: Path, seconds_per_step: float, offset_minutes: float, target: float | None) -> None:
+def plot(series: list[tuple[str, Path]], out: Path, seconds_per_step: float, offset_minutes: float,
+         target: float | None) -> None:
+    """Each (label, records file) of `series` as a line of FID against idle-equivalent minutes, into the PNG `out`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = sorted((json.loads(line) for line in records.read_text().splitlines()), key=lambda row: row["step"])
-    minutes = [offset_minutes + row["step"] * seconds_per_step / 60 for row in rows]
     figure, axis = plt.subplots(figsize=(6, 3.5))
-    axis.plot(minutes, [row["fid"] for row in rows], marker="o")
-    for minute, row in zip(minutes, rows):
-        axis.annotate(f"{row['step']:,}", (minute, row["fid"]), textcoords="offset points", xytext=(0, 6),
-                      ha="center", fontsize=7)
+    for label, records in series:
+        rows = sorted((json.loads(line) for line in records.read_text().splitlines()), key=lambda row: row["step"])
+        minutes = [offset_minutes + row["step"] * seconds_per_step / 60 for row in rows]
+        axis.plot(minutes, [row["fid"] for row in rows], marker="o", label=label)
+        for minute, row in zip(minutes, rows):
+            axis.annotate(f"{row['step']:,}", (minute, row["fid"]), textcoords="offset points", xytext=(0, 6),
+                          ha="center", fontsize=7)
     if target is not None:
         axis.axhline(target, linestyle=":", color="grey", label=f"target {target:g}")
+    if target is not None or len(series) > 1:
         axis.legend()
     axis.set_xlabel("idle-equivalent minutes from nothing (labels: GAN steps)")
     axis.set_ylabel(f"FID, n = {rows[0]['n']}")

@@ -6,8 +6,8 @@ import math
 import pytest
 import torch
 
-from llmimg.training.augment import augment, cutout, parse_policy, translation
-from llmimg.training.config import TrainConfig
+from llmimg.training.augment import augment, cutout, translation
+from llmimg.training.config import TrainConfig, parse_policy
 
 
 def _dots(batch: int = 64) -> torch.Tensor:

@@ -14,17 +14,6 @@ from __future__ import annotations
 
 import torch
 
-POLICIES = ("translation", "cutout")
-
-
-def parse_policy(policy: str) -> tuple[str, ...]:
-    """"translation,cutout" -> ("translation", "cutout"); "" -> (); a one-line error for an unknown name."""
-    names = tuple(name.strip() for name in policy.split(",") if name.strip())
-    unknown = [name for name in names if name not in POLICIES]
-    if unknown:
-        raise ValueError(f"--augment: unknown {', '.join(unknown)}; choose from {', '.join(POLICIES)}")
-    return names
-
 
 def translation(images: torch.Tensor, ratio: float = 0.125) -> torch.Tensor:
     """Each image (B, C, H, W) shifted by its own whole number of pixels, up to `ratio` of each side, either way."""
@@ -51,7 +40,7 @@ def cutout(images: torch.Tensor, ratio: float = 0.5) -> torch.Tensor:
 
 
 def augment(images: torch.Tensor, policy: tuple[str, ...]) -> torch.Tensor:
-    """`images` through each of `policy`'s augmentations in order (parse_policy's names)."""
+    """`images` through each of `policy`'s augmentations in order (names of config.AUGMENTATIONS)."""
     for name in policy:
         images = translation(images) if name == "translation" else cutout(images)
     return images

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from llmimg.training.augment import parse_policy
+AUGMENTATIONS = ("translation", "cutout")  # --augment's names (training.augment; here: the CLI imports no torch)
+
+
+def parse_policy(policy: str) -> tuple[str, ...]:
+    """--augment's "translation,cutout" -> ("translation", "cutout"); "" -> (); a one-line error for an unknown name."""
+    names = tuple(name.strip() for name in policy.split(",") if name.strip())
+    unknown = [name for name in names if name not in AUGMENTATIONS]
+    if unknown:
+        raise ValueError(f"--augment: unknown {', '.join(unknown)}; choose from {', '.join(AUGMENTATIONS)}")
+    return names
 
 
 @dataclass

@@ -14,8 +14,8 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from llmimg.distributed import SINGLE, World, all_sum, average_gradients
 from llmimg.models.slots import RELATION_AXES
 from llmimg.text.encoder import TextEmbeddings
-from llmimg.training.augment import augment, parse_policy
-from llmimg.training.config import TrainConfig
+from llmimg.training.augment import augment
+from llmimg.training.config import TrainConfig, parse_policy
 from llmimg.training.losses import (
     critic_hinge_loss,
     gaussian_kl,
