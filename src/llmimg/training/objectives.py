@@ -189,7 +189,8 @@ class GanObjective:
             # the math attention kernel: the fused ones (CUDA flash / efficient, CPU flash, which channels-last
             # inputs select on CPU) have no double backward
             with sdpa_kernel(SDPBackend.MATH):
-                losses["r1"] = r1_penalty(self.critic, seen[:batch].float(), text.tokens, text.mask, text.pooled)
+                judged = seen[:batch].float() if self.augmentation else real  # the real images as the critic saw them
+                losses["r1"] = r1_penalty(self.critic, judged, text.tokens, text.mask, text.pooled)
             critic_total = critic_total + 0.5 * config.r1_gamma * config.r1_every * losses["r1"]
         _step(self.optimizers["critic"], critic_total, self.world)
 
