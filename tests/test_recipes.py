@@ -14,7 +14,7 @@ from llmimg.training.trainer import Trainer, train
 # each recipe's networks: (VAE stage, GAN stage or None), and the tiny presets of the same networks
 NETWORKS = {"shapes": (("slots19-vae-64", None), "slots19-tiny"),
             "fashion": (("vae2-grey-64", "gan2-grey-64"), "gan2-grey-tiny"),
-            "emoji": (("vae2-64", "gan2-64"), "gan2-tiny")}
+            "emoji": (("vae2-white-64", "gan2-white-64"), "gan2-white-tiny")}
 
 
 def test_every_recipe_is_listed_here():
@@ -100,3 +100,10 @@ def test_every_network_recipes_train_has_its_vae_preset():
 
     assert all(network in PRESETS and PRESETS[vae].family == "vae" for network, vae in VAE_OF.items())
     assert {name for name in PRESETS if name.startswith("slots") and "-vae-" not in name} <= set(VAE_OF)
+
+
+def test_only_the_emoji_recipe_augments_what_its_critic_sees():
+    assert {name: recipe.gan.augment for name, recipe in RECIPES.items() if recipe.gan} == \
+        {"fashion": "", "emoji": "translation,cutout"}
+    vae, gan = stages("emoji", "out", model="gan2-white-tiny")
+    assert gan.augment == "translation,cutout" and vae.model == "vae2-white-tiny"
