@@ -8,8 +8,8 @@ Each checkpoint's generator draws the n images `llmimg eval --n N` draws (the re
 generator is a shipped model's: 74.91 for step 6,000 of the fashion recipe's run AK, docs/MODELS.md). One JSON line
 a checkpoint: its path, step, the run's wall_s when written and the FID. `--plot PNG` then draws every record of
 --out against idle-equivalent minutes: `--offset-minutes` (the stages before) + step x `--seconds-per-step`, as a
-line named `--label`, beside the records of each `--also FILE=LABEL` (another run's, on the same axes). With no
-checkpoints given it only plots.
+line named `--label`, beside the records of each `--also FILE=LABEL[=SECONDS]` (another run's, on the same axes, at
+its own seconds a step where given, else at --seconds-per-step). With no checkpoints given it only plots.
 """
 
 from __future__ import annotations
@@ -52,13 +52,13 @@ def main() -> None:
     parser.add_argument("--offset-minutes", type=float, default=0.0)
     parser.add_argument("--target", type=float, help="a dotted line at this FID")
     parser.add_argument("--label", default="this run", help="--out's line in the plot")
-    parser.add_argument("--also", action="append", default=[], metavar="FILE=LABEL",
-                        help="another run's records, plotted beside (repeatable)")
+    parser.add_argument("--also", action="append", default=[], metavar="FILE=LABEL[=SECONDS]",
+                        help="another run's records, plotted beside at its own seconds a step (repeatable)")
     args = parser.parse_args()
-    series = [(args.label, args.out), *((label, Path(file)) for file, label in
-                                        (also.rsplit("=", 1) for also in args.also))]
+    series = [(args.label, args.out, args.seconds_per_step),
+              *(also_series(also, args.seconds_per_step) for also in args.also)]
     if not args.checkpoints:
-        plot(series, args.plot, args.seconds_per_step, args.offset_minutes, args.target)
+        plot(series, args.plot, args.offset_minutes, args.target)
         return
     halves = real_source(args.data, 64, 0).halves(args.n)
     inception, text_encoder = InceptionFeatures(), TextEncoder.load()
@@ -75,19 +75,26 @@ def main() -> None:
         with open(args.out, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(record) + "\n")
     if args.plot:
-        plot(series, args.plot, args.seconds_per_step, args.offset_minutes, args.target)
+        plot(series, args.plot, args.offset_minutes, args.target)
 
 
-def plot(series: list[tuple[str, Path]], out: Path, seconds_per_step: float, offset_minutes: float,
-         target: float | None) -> None:
-    """Each (label, records file) of `series` as a line of FID against idle-equivalent minutes, into the PNG `out`."""
+def also_series(also: str, seconds_per_step: float) -> tuple[str, Path, float]:
+    """An `--also FILE=LABEL[=SECONDS]` as (label, records file, seconds a step)."""
+    file, _, rest = also.partition("=")
+    label, _, seconds = rest.partition("=")
+    return label, Path(file), float(seconds) if seconds else seconds_per_step
+
+
+def plot(series: list[tuple[str, Path, float]], out: Path, offset_minutes: float, target: float | None) -> None:
+    """Each (label, records file, seconds a step) of `series` as a line of FID against idle-equivalent minutes,
+    into the PNG `out`."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     figure, axis = plt.subplots(figsize=(6, 3.5))
-    for label, records in series:
+    for label, records, seconds_per_step in series:
         rows = sorted((json.loads(line) for line in records.read_text().splitlines()), key=lambda row: row["step"])
         minutes = [offset_minutes + row["step"] * seconds_per_step / 60 for row in rows]
         axis.plot(minutes, [row["fid"] for row in rows], marker="o", label=label)

@@ -30,9 +30,9 @@ log = logging.getLogger(__name__)
 # against the old recipe's 998 and 632 ms; on an AVX2-only CPU, bf16 is emulated and a step costs 11x fp32's).
 # emoji's networks composite an alpha channel over white (gan2-white-64: the background drawn exactly, as the data's),
 # and its critic sees every image through DiffAugment (--augment translation,cutout): on 3,979 images the critic
-# memorised them within 2,500 GAN steps without it (docs/MODELS.md, runs AN and AO); its GAN stage 13,000 steps, what
-# fits in 150 minutes here: FID 144.9 / 126.4 / 113.5 / 105.1 / 101.6 at 6,000 / 8,000 / 10,000 / 12,000 / 13,000
-# (run AP).
+# memorised them within 2,500 GAN steps without it (docs/MODELS.md, runs AN and AO); its generator compiled and R1
+# on every 16th critic step (a GAN step 0.59 s here, was 0.63: run AQ), and its GAN stage 13,900 steps, what fits in
+# 150 minutes here (FID 101.6 at 13,000 steps uncompiled with R1 every 4th, run AP; AQ: docs/MODELS.md).
 # shapes, one stage: the VAE of slots19-64, a network drawing each object of the prompt in a slot of its own (in the
 # 32 x 32 window of pixels around its centre) from that object's own words, read off the prompt in order (each word
 # weighed, so words around the scene can count for nothing), with a prior of the words' for its noise; probes teach
@@ -71,7 +71,7 @@ RECIPES: dict[str, Recipe] = {
     "fashion": Recipe(TrainConfig(data="fashion", steps=2_000, **{**_VAE, "model": "vae2-grey-64"}),
                       TrainConfig(data="fashion", steps=12_000, **{**_GAN, "model": "gan2-grey-64"})),
     "emoji": Recipe(TrainConfig(data="emoji", steps=2_000, **{**_VAE, "model": "vae2-white-64"}),
-                    TrainConfig(data="emoji", steps=13_000, augment="translation,cutout",
+                    TrainConfig(data="emoji", steps=13_900, augment="translation,cutout", compile=True, r1_every=16,
                                 **{**_GAN, "model": "gan2-white-64"})),
 }
 
