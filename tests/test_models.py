@@ -873,3 +873,28 @@ def test_a_render_window_draws_each_object_in_its_square_and_nothing_outside():
 def test_a_render_window_is_a_slot_generators_and_fits_the_canvas(fields):
     with pytest.raises(ValueError, match="render_window"):
         ModelConfig(**{"resolution": 64, **fields})
+
+
+def test_read_noise_moves_what_the_slots_read_but_not_where_the_prompt_is_cut():
+    """slot_read_noise (slots20): in training mode the segments' means are taken of words projected from token
+    vectors with Gaussian noise of 0.5 x each vector's standard deviation, the cuts (so each slot's presence) stay
+    on the clean words; eval mode is slots19's exactly, and the noise is the global generator's (resume replays it)."""
+    torch.manual_seed(0)
+    generator = build_generator(preset("slots20-tiny"))
+    plain = build_generator(preset("slots19-tiny"))
+    plain.load_state_dict(generator.state_dict())
+    tokens, mask, pooled = _text(3)
+    noise = torch.randn(3, generator.config.noise_dim)
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(generator.eval().layout(noise, tokens, mask, pooled),
+                                                     plain.eval().layout(noise, tokens, mask, pooled)))
+        torch.manual_seed(1)
+        words, sentence, values = generator.train().words(tokens, pooled)
+        torch.manual_seed(1)
+        expected = generator.text(tokens + 0.5 * tokens.std(-1, keepdim=True) * torch.randn_like(tokens), pooled)[0]
+        assert torch.equal(values, expected) and torch.equal(words, plain.text(tokens, pooled)[0])
+        noisy_read, noisy_presence = generator.read(words, mask, sentence, values)
+        clean_read, clean_presence = plain.train().read(words, mask, sentence)
+    assert torch.equal(noisy_presence, clean_presence) and not torch.allclose(noisy_read, clean_read, atol=1e-3)
+    with pytest.raises(ValueError, match="slot_read_noise"):
+        preset("slots2-64", slot_read_noise=0.5)  # slots that compete for the words have no segments

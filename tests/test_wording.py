@@ -16,7 +16,7 @@ from llmimg.data.datasets import ShapesDataset
 from llmimg.data.shapes_checker import check_scene
 from llmimg.evaluation.report import markdown, summary_table
 from llmimg.evaluation.suite import Contestant, EvalConfig, run_evaluation
-from llmimg.evaluation.wording import evaluate_wording, format_wording_table
+from llmimg.evaluation.wording import BY_SYNONYM, evaluate_wording, format_synonym_table, format_wording_table
 from llmimg.text.prompt import normalise_prompt
 
 TRAIN_CAPTIONS = shapes.all_captions("train")
@@ -41,19 +41,19 @@ def test_training_wordings_are_fixed_paraphrases_of_their_caption():
         assert [wording.training_caption(caption, v) for v in range(len(wordings))] == list(wordings)
     # fixed values: a change of templates or of the seeding shows here (and would change every training run)
     assert wording.training_wordings("a large red circle") == (
-        "a large red circle", "a big ruby circle", "crimson orb, big", "one enormous ruby circle",
-        "a red disc that is big", "create a big cherry circle", "a large cherry disc, clean vector art",
-        "a scene of a cherry sphere. massive.", "create one cherry sphere that is massive clean vector art")
+        "a large red circle", "an enormous cardinal orb", "cardinal roundel, enormous", "one oversized ruby globe",
+        "a vermilion circle that is massive", "create an enormous cherry circle", "a big cherry dot, nothing else",
+        "kindly produce a vermilion sphere. vast.", "create one cherry dot that is jumbo as a clean graphic")
     assert wording.training_wordings("a small blue square to the left of a large yellow triangle") == (
         "a small blue square to the left of a large yellow triangle",
-        "a petite blue cube to the left of a big yellow triangle",
-        "a petite cobalt square placed left of a big golden triangle",
-        "left of an enormous yellow triangle there is a miniature navy cube",
-        "an enormous yellow cone right of a petite blue tile",
-        "a picture of a petite blue square to the left of a big yellow cone",
-        "a miniature cobalt tile placed to the left of a big yellow triangle, nothing else",
-        "to the left of a big golden triangle there is a miniature navy tile nothing else",
-        "render an enormous yellow triangle right of a small navy cube, nothing else")
+        "a wee blue quad to the left of an enormous golden triangle",
+        "a diminutive cobalt tile placed leftward of an enormous canary wedge",
+        "leftward of a colossal golden triangle there is a mini navy quad",
+        "an oversized golden arrowhead right of a diminutive blue cube",
+        "a picture of a diminutive cerulean square to the left of a large mustard wedge",
+        "a miniature cobalt cube placed west of a jumbo mustard wedge, thanks",
+        "left of a massive canary triangle there is a compact navy cube nothing else",
+        "render an oversized yellow wedge east of a little navy quadrilateral, nothing else")
     with pytest.raises(ValueError, match="variant"):
         wording.training_caption("a large red circle", wording.TRAIN_VARIANTS + 1)
 
@@ -122,15 +122,17 @@ def test_heldout_synonyms_are_found_as_whole_words_and_phrases():
 
 
 def test_training_fillers_share_no_word_with_the_heldout_templates():
-    """The words around a scene in training wordings (TRAIN_PREFIXES, TRAIN_SUFFIXES) are none of the held-out
-    templates' own ("please draw", "on a white background", "can you", "make it", ...): the held-out set still asks
-    for fillers no training wording has. Training wordings 5-8 carry them."""
+    """The words around a scene in training wordings (TRAIN_PREFIXES, TRAIN_SUFFIXES) and the training synonyms are
+    none of the held-out templates' own ("please draw", "on a white background", "can you", "make it", ...): the
+    held-out set still asks for fillers no training wording has. Training wordings 5-8 carry them."""
     grammar = wording.vocabulary(shapes.all_captions("train") + shapes.all_captions("test-heldout"))
     synonyms = wording.vocabulary(s for words in wording.HELDOUT_SYNONYMS.values() for s in words)
     heldout_template_words = wording.vocabulary(p for p, _ in HELDOUT) - grammar - synonyms
     assert {"please", "draw", "image", "white", "background", "want", "paint", "make"} <= heldout_template_words
     fillers = wording.vocabulary(wording.TRAIN_PREFIXES + wording.TRAIN_SUFFIXES)
     assert not fillers & heldout_template_words
+    training_synonyms = wording.vocabulary(s for words in wording.TRAIN_SYNONYMS.values() for s in words)
+    assert not training_synonyms & (heldout_template_words | (synonyms - grammar))  # no "on top of": "on" is held out
     worded = wording.training_wordings("a small blue square to the left of a large yellow triangle")[5:]
     assert all(any(f in w for f in wording.TRAIN_PREFIXES + wording.TRAIN_SUFFIXES) for w in worded)
 
@@ -168,6 +170,11 @@ def test_wording_metric_separates_reading_the_caption_from_reading_the_prompt():
     assert 0 < with_synonym < 10  # both groups: the rows split between them
     assert report["held-out synonym"]["n"] == with_synonym and report["no held-out synonym"]["n"] == 10 - with_synonym
     assert "| m | one-object | 10 | 0.0% | 100.0% | 0.00 |" in format_wording_table([{"name": "m", "wording": report}])
+    used = [s for prompt, _ in HELDOUT[:10] for s in wording.heldout_synonyms_in(prompt)]
+    assert report[BY_SYNONYM] == {s: {"n": used.count(s), "wording": 0.0, "canonical": 1.0, "ratio": 0.0}
+                                  for s in set(used)}
+    table = format_synonym_table([{"name": "m", "wording": report}, {"name": "real"}])
+    assert f"| pyramid | triangle | {used.count('pyramid')} | 0.0% / 100.0% |" in table and "real" not in table
     with pytest.raises(ValueError, match="no wording rows"):
         evaluate_wording(canonical_reader, limit=0)
 
@@ -209,5 +216,5 @@ def test_slot_targets_follow_the_order_each_wording_names_the_objects():
         expected = [blue + [-1], yellow + [right]] if named_first else [yellow + [-1], blue + [left]]
         assert wording.slot_targets(text, scene, slots=2) == expected, (variant, text)
     assert not named_first  # the last template names the second object first
-    one = ShapesDataset("train", caption_variants=4).slot_targets(["crimson orb, big"], slots=2)
+    one = ShapesDataset("train", caption_variants=4).slot_targets(["cardinal roundel, enormous"], slots=2)
     assert one.tolist() == [[[0, 0, 1, -1], [-1, -1, -1, -1]]]

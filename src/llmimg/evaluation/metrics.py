@@ -117,6 +117,8 @@ WORDING_TEXT = ("The held-out wording set (docs/EVALUATION.md, Wording): each pr
                 "is, and its canonical caption are drawn with the same seed; the checker judges both images against "
                 "the canonical caption. Ratio: wording pass / canonical pass. Real data has no prompt to read, so "
                 "the real-vs-real row has none.")
+SYNONYM_TEXT = ("By held-out synonym: the prompts that use each word or phrase no training wording has (a prompt may "
+                "use several), wording pass / canonical pass per model.")
 
 
 def _checker(context, row: RowInputs):
@@ -159,9 +161,10 @@ def _wording_cell(wording: dict) -> str:
 
 
 def _wording_section(result: dict, figures: list[str]) -> list[str]:
-    from llmimg.evaluation.wording import format_wording_table
+    from llmimg.evaluation.wording import format_synonym_table, format_wording_table
 
-    return ["## Text alignment: other wordings", "", WORDING_TEXT, "", format_wording_table(result["rows"]), ""]
+    return ["## Text alignment: other wordings", "", WORDING_TEXT, "", format_wording_table(result["rows"]), "",
+            SYNONYM_TEXT, "", format_synonym_table(result["rows"]), ""]
 
 
 # -- text alignment with learned judges: R-precision, class accuracy --------------------------------------------------

@@ -52,6 +52,9 @@ class ModelConfig:
     # data drawn without anti-aliasing, as `shapes` is, where the soft coverage blurred them)
     slot_word_gate: bool = False  # read in order: each word's weight in its segment's read and presence is learned
     # (a sigmoid a token, starting at 0.98), so words around the scene ("please draw") can weigh nothing
+    slot_read_noise: float = 0.0  # read in order, training mode only: what the slots read (not where the cuts fall)
+    # comes from token vectors with Gaussian noise of this many times each vector's own standard deviation, so the
+    # reading leans on directions that words near ours in the text encoder's space share (held-out synonyms)
     text_encoder: str = "all-MiniLM-L6-v2"  # the encoder the model was trained with
     dataset: str = "shapes"  # the data the model was trained on (for eval defaults and metadata)
 
@@ -94,6 +97,9 @@ class ModelConfig:
                              f"got {self.slot_alpha!r}")
         if self.slot_word_gate and self.slot_read == "compete":
             raise ValueError("slot_word_gate needs slots read in order (slot_read other than 'compete')")
+        if not 0.0 <= self.slot_read_noise <= 4.0 or (self.slot_read_noise and self.slot_read == "compete"):
+            raise ValueError(f"slot_read_noise must be from 0 to 4, and needs slots read in order (slot_read other "
+                             f"than 'compete'), got {self.slot_read_noise!r}")
         if self.grey and self.slots:
             raise ValueError("grey is the DF-GAN network's (slots 0): a slot generator paints its objects' colours")
         if self.backdrop is not None and (self.slots or not -1.0 <= self.backdrop <= 1.0):

@@ -140,6 +140,10 @@ _both_sizes("slots18", "slots17", slot_word_gate=True)
 # slots19: slots18 drawing hard edges in eval mode (slot_alpha "hard-in-eval"): `shapes` is drawn without
 # anti-aliasing, and the soft coverage a VAE learns blurred every edge; training is slots18's, step for step
 _both_sizes("slots19", "slots18", slot_alpha="hard-in-eval")
+# slots20: slots19 reading its words from noisy token vectors while training (slot_read_noise 0.5; where the prompt
+# is cut stays on the clean ones): slots19 read a held-out synonym ("pyramid", "block") wrong more often than a
+# linear probe of the text encoder's own vectors does (docs/MODELS.md, 2026-12-07)
+_both_sizes("slots20", "slots19", slot_read_noise=0.5)
 PRESETS.update({name.replace("-", "-vae-"): replace(PRESETS[name], family="vae")  # each slot network's VAE
                 for name in list(PRESETS) if name.startswith("slots")})
 

@@ -11,7 +11,8 @@ decides where its object stands, whether it is there at all, and what it looks l
 draws each object in coordinates relative to its centre (a spatial broadcast decoder, Watters et al. 2019, with
 Fourier features), and the objects are laid over a background colour with their alpha masks, in slot order
 (object-centric generators: GIRAFFE, GANformer2; slot attention, Locatello et al. 2020). Options: each word of a
-segment weighed by a learned gate (slot_word_gate), and, in eval mode only, an empty slot exactly absent
+segment weighed by a learned gate (slot_word_gate), in training mode only what the slots read taken from noisy
+token vectors (slot_read_noise), and, in eval mode only, an empty slot exactly absent
 (slot_presence "exact-in-eval") and hard edges (slot_alpha "hard-in-eval"). Same interface as `Generator`:
 (noise, tokens, mask, pooled) -> images in [-1, 1].
 """
@@ -167,10 +168,22 @@ class SlotGenerator(nn.Module):
         nn.init.zeros_(self.background.weight)  # start on white, as every bundled dataset is
         nn.init.ones_(self.background.bias)
 
-    def read(self, words: torch.Tensor, mask: torch.Tensor,
-             sentence: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def words(self, tokens: torch.Tensor, pooled: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The projected words (B, T, C) and sentence (B, C), and the words whose values the slots read: the same,
+        but in training mode with slot_read_noise, projected from tokens with Gaussian noise of that many times each
+        token vector's own standard deviation."""
+        words, sentence = self.text(tokens, pooled)
+        scale = self.config.slot_read_noise
+        if not (self.training and scale > 0):
+            return words, sentence, words
+        noisy = tokens + scale * tokens.std(dim=-1, keepdim=True) * torch.randn_like(tokens)
+        return words, sentence, self.text(noisy, pooled)[0]
+
+    def read(self, words: torch.Tensor, mask: torch.Tensor, sentence: torch.Tensor,
+             values: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """What each slot reads from the words, (B, T, C) -> (B, slots, C), and when the slots read in order (every
-        slot_read but "compete") how present each slot's segment is, (B, slots) in (0, 1) (None otherwise)."""
+        slot_read but "compete") how present each slot's segment is, (B, slots) in (0, 1) (None otherwise). Read in
+        order, the segments are cut on `words` and their means taken of `values` (default: `words`)."""
         normed = self.read_norm(words)
         weight = mask.to(words.dtype) if mask.dtype == torch.bool else mask.to(words.dtype).exp()  # (B, T): 0 drops
         if self.boundary is None:
@@ -188,7 +201,8 @@ class SlotGenerator(nn.Module):
         if self.word_gate is not None:
             claims = claims * torch.sigmoid(self.word_gate(normed))[..., 0][:, None, :]
         mass = claims.sum(-1)  # (B, K): how many tokens each segment holds
-        read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(normed)  # (B, K, C): their mean
+        values = normed if values is None else self.read_norm(values)
+        read = (claims / mass[..., None].clamp(min=1e-6)) @ self.read_key_value(values)  # (B, K, C): their mean
         kind = self.config.slot_presence
         if kind == "exact-in-eval":
             kind = "sigmoid" if self.training else "exact"
@@ -230,8 +244,8 @@ class SlotGenerator(nn.Module):
         """slot_probe: per slot, the attribute probes' logits from what it reads (B, K, sum of slot_probe[:-1]), the
         relation probe's from its state (B, K, slot_probe[-1]; with slot_direction "words" from the direction the
         words give it, against RELATION_AXES), and its presence (B, K) in (0, 1)."""
-        words, sentence = self.text(tokens, pooled)
-        read, presence = self.read(words, mask, sentence)
+        words, sentence, values = self.words(tokens, pooled)
+        read, presence = self.read(words, mask, sentence, values)
         state = self.state(torch.cat([read, sentence[:, None].expand_as(read)], dim=-1))
         if self.direction is None:
             return self.probe(read), self.relation_probe(state), presence
@@ -272,13 +286,13 @@ class SlotGenerator(nn.Module):
     def layout(self, noise, tokens, mask, pooled) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         """Per slot: the state its drawing reads (B, K, C), centre (B, K, 2) in [-1, 1], presence (B, K) in (0, 1);
         and the background colour (B, 3)."""
-        words, sentence = self.text(tokens, pooled)
+        words, sentence, values = self.words(tokens, pooled)
         slots = self.queries.shape[0]
         if self.prior_moments is not None:  # standard noise onto the words' prior (a VAE's posterior sample comes
             mu, logvar = self._prior(sentence)  # standardised by it: training.objectives.posterior_noise)
             noise = mu + torch.exp(0.5 * logvar) * noise
         own_noise = self.noise(noise).unflatten(1, (slots, -1))  # (B, K, C)
-        (read, worded), sentence = self.read(words, mask, sentence), sentence[:, None].expand(-1, slots, -1)
+        (read, worded), sentence = self.read(words, mask, sentence, values), sentence[:, None].expand(-1, slots, -1)
         if self.noise_in_state:
             state = self.state(torch.cat([read, own_noise, sentence], dim=-1))
             where_in = state

@@ -53,7 +53,7 @@ VAE_OF = {f"gan{version}-{size}": f"vae{version}-{size}"
           for version in ("2", "3", "2-grey", "2-white") for size in ("64", "tiny")}
 # (a literal, not read off models.registry: `llmimg --help` builds this module's choices without importing torch)
 VAE_OF.update({f"{name}-{size}": f"{name}-vae-{size}" for size in ("64", "tiny")
-               for name in ("slots", *(f"slots{version}" for version in range(2, 20)))
+               for name in ("slots", *(f"slots{version}" for version in range(2, 21)))
                if (name, size) != ("slots2", "tiny")})
 
 
