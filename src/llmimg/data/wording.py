@@ -70,6 +70,8 @@ HELDOUT_SYNONYMS: dict[str, tuple[str, ...]] = {
     "above": ("higher up than",),
     "below": ("beneath", "underneath"),
 }
+# each held-out synonym -> the canonical word it means, in the table's order
+HELDOUT_MEANING = {synonym: canonical for canonical, synonyms in HELDOUT_SYNONYMS.items() for synonym in synonyms}
 _CANONICAL_COLOUR = {synonym: colour for colour in shapes.COLOURS for synonym in TRAIN_SYNONYMS.get(colour, ())}
 # `A rel B` says the same scene as `B inverse(rel) A`
 INVERSE = {"to the left of": "to the right of", "to the right of": "to the left of", "above": "below",
@@ -215,7 +217,7 @@ def heldout_wording_set() -> list[tuple[str, str]]:
 def heldout_synonyms_in(prompt: str) -> list[str]:
     """The HELDOUT_SYNONYMS (words or phrases) that `prompt` uses, in the table's order."""
     padded = f" {' '.join(normalise_prompt(prompt).replace(',', ' ').replace('?', ' ').replace('.', ' ').split())} "
-    return [synonym for synonyms in HELDOUT_SYNONYMS.values() for synonym in synonyms if f" {synonym} " in padded]
+    return [synonym for synonym in HELDOUT_MEANING if f" {synonym} " in padded]
 
 
 def mention_order(wording: str, scene: shapes.Scene) -> tuple[int, ...]:

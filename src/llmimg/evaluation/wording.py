@@ -16,14 +16,13 @@ import numpy as np
 
 from llmimg.data import shapes
 from llmimg.data.shapes_checker import check_scene
-from llmimg.data.wording import HELDOUT_SYNONYMS, heldout_synonyms_in, heldout_wording_set
+from llmimg.data.wording import HELDOUT_MEANING, heldout_synonyms_in, heldout_wording_set
 from llmimg.evaluation.real_data import resize
 from llmimg.evaluation.shapes_alignment import GROUPS, Draw
 
 PROMPT_KINDS = ("wording", "canonical")  # what the model was given: the held-out prompt, or the canonical caption
 SYNONYM_GROUPS = ("held-out synonym", "no held-out synonym")  # prompts with a HELDOUT_SYNONYMS word, and the others
 BY_SYNONYM = "by held-out synonym"  # the result's key of the per-synonym rates
-HELDOUT_SYNONYM_LIST = tuple(synonym for synonyms in HELDOUT_SYNONYMS.values() for synonym in synonyms)
 
 
 def _summarise(passed: dict[str, list[bool]]) -> dict:
@@ -49,7 +48,7 @@ def evaluate_wording(draw: Draw, seed: int = 0, limit: int | None = None, progre
     images = {"wording": draw([prompt for prompt, _ in rows], seeds),
               "canonical": draw([canonical for _, canonical in rows], seeds)}
     passed = {group: {kind: [] for kind in PROMPT_KINDS} for group in GROUPS + SYNONYM_GROUPS}
-    by_synonym = {synonym: {kind: [] for kind in PROMPT_KINDS} for synonym in HELDOUT_SYNONYM_LIST}
+    by_synonym = {synonym: {kind: [] for kind in PROMPT_KINDS} for synonym in HELDOUT_MEANING}
     for index, (prompt, canonical) in enumerate(rows):
         scene = shapes.parse_caption(canonical)
         synonyms = heldout_synonyms_in(prompt)
@@ -64,7 +63,7 @@ def evaluate_wording(draw: Draw, seed: int = 0, limit: int | None = None, progre
         if progress is not None:
             progress(1)
     summary = {group: _summarise(passed[group]) for group in GROUPS + SYNONYM_GROUPS}
-    summary[BY_SYNONYM] = {synonym: _summarise(by_synonym[synonym]) for synonym in HELDOUT_SYNONYM_LIST
+    summary[BY_SYNONYM] = {synonym: _summarise(by_synonym[synonym]) for synonym in HELDOUT_MEANING
                            if by_synonym[synonym]["wording"]}
     return summary
 
@@ -91,13 +90,12 @@ def format_synonym_table(rows: list[dict]) -> str:
     """The held-out wording pass rate of the prompts using each held-out synonym: one line a synonym, one column a
     row with a "wording" entry (wording pass / canonical pass, and n)."""
     named = [row for row in rows if row.get("wording")]
-    synonyms = [s for s in HELDOUT_SYNONYM_LIST if any(s in row["wording"].get(BY_SYNONYM, {}) for row in named)]
+    synonyms = [s for s in HELDOUT_MEANING if any(s in row["wording"].get(BY_SYNONYM, {}) for row in named)]
     lines = ["| held-out synonym | means | n | " + " | ".join(row["name"] for row in named) + " |",
              "|---|---|---:|" + "---:|" * len(named)]
-    means = {s: canonical for canonical, words in HELDOUT_SYNONYMS.items() for s in words}
     for synonym in synonyms:
         cells = [row["wording"].get(BY_SYNONYM, {}).get(synonym) for row in named]
         n = next(cell["n"] for cell in cells if cell)
         text = [f"{_percent(c['wording'])} / {_percent(c['canonical'])}" if c else "—" for c in cells]
-        lines.append(f"| {synonym} | {means[synonym]} | {n} | " + " | ".join(text) + " |")
+        lines.append(f"| {synonym} | {HELDOUT_MEANING[synonym]} | {n} | " + " | ".join(text) + " |")
     return "\n".join(lines)
